@@ -1,0 +1,120 @@
+"""Helpers shared by the JSON handlers: strict body parsing and query parameters."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+from typing import Any
+
+from aiohttp import web
+
+from server.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+MAX_JSON_DEPTH = 32
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth, stopping early once past the limit."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
+
+
+def parse_json_text(text: str) -> Any:
+    """Strict JSON: no NaN/Infinity, no absurd numbers, no deep nesting; 400 otherwise."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        message = str(exc) if "not valid JSON" in str(exc) else "the body is not valid JSON"
+        raise ValidationFailed(message, fields={"body": "invalid JSON"}) from None
+    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValidationFailed("the body is nested too deeply", fields={"body": "too deep"})
+    return value
+
+
+async def read_json(request: web.Request, *, optional: bool = False) -> Any:
+    """Read a JSON body: 415 for another content type, 413 past the size limit, 400 if malformed."""
+    if optional and not request.body_exists:
+        return None
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("the body must be application/json",
+                                   fields={"Content-Type": f"got {request.content_type or 'none'}"})
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body is larger than {request.client_max_size} bytes") from None
+    if optional and not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("the body is not UTF-8", fields={"body": "not UTF-8"}) from None
+    return parse_json_text(text)
+
+
+def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    """A true/false query parameter; 400 naming it for anything else."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValidationFailed(f"query parameter {name} must be true or false", fields={name: "expected true or false"})
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A bounded integer query parameter; 400 naming it when malformed or out of range."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"query parameter {name} must be an integer",
+                               fields={name: "expected an integer"}) from None
+    if not low <= value <= high:
+        raise ValidationFailed(f"query parameter {name} must be between {low} and {high}",
+                               fields={name: f"expected {low}..{high}"})
+    return value
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat().replace("+00:00", "Z")
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+dumps = functools.partial(json.dumps, default=_default, allow_nan=False)
+
+
+def plain(record: Any) -> dict[str, Any]:
+    """A store record (frozen dataclass) as a dict for a JSON body."""
+    return dataclasses.asdict(record)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """json_response that also understands datetimes, dataclasses and numpy scalars."""
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)

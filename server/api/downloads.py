@@ -1,0 +1,45 @@
+"""Artifact downloads; names resolve only through artifact rows, never the file system."""
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from server import keys
+from server.errors import NotFound
+from server.services import views
+
+routes = web.RouteTableDef()
+
+# Registered names look like model_20261126_070000.joblib; anything else cannot exist.
+NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}_\d{8}_\d{6}\.(joblib|json|png)$")
+ACTIVE_KINDS = {"model": "pipeline", "scaler": "preprocessor", "metrics": "metrics"}
+
+
+async def _send(request: web.Request, name: str) -> web.Response:
+    artifact, data = await request.app[keys.REGISTRY].read_artifact(name)
+    disposition = "inline" if artifact.content_type == "image/png" and request.query.get("inline") else "attachment"
+    return web.Response(body=data, content_type=artifact.content_type, headers={
+        "Content-Disposition": f'{disposition}; filename="{artifact.name}"',
+        "X-Content-SHA256": artifact.sha256,
+        "Cache-Control": "private, max-age=31536000, immutable",
+    })
+
+
+@routes.get("/download/{what:model|scaler|metrics}")
+async def download_active(request: web.Request) -> web.Response:
+    """The active version's model pipeline, fitted preprocessing ("scaler") or metrics JSON."""
+    kind = ACTIVE_KINDS[request.match_info["what"]]
+    name = await views.active_artifact_name(request.app, kind)
+    if name is None:
+        raise NotFound("no active model version yet")
+    return await _send(request, name)
+
+
+@routes.get("/download/version/{file}")
+async def download_version(request: web.Request) -> web.Response:
+    """A versioned artifact by its registered file name."""
+    name = request.match_info["file"]
+    if not NAME_PATTERN.fullmatch(name):
+        raise NotFound("no such artifact")
+    return await _send(request, name)

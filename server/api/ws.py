@@ -1,0 +1,95 @@
+"""Live events: a WebSocket for the dashboard and server-sent events for curl users."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from server import keys
+from server.api.common import dumps
+from server.errors import Forbidden
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+HEARTBEAT_S = 20.0
+MAX_CLIENT_MESSAGE = 64 * 1024
+SSE_KEEPALIVE_S = 15.0
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse a cross-site Origin (a page elsewhere must not drive or read this server)."""
+    origin = request.headers.get("Origin")
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("cross-site request refused")
+    if origin is None:
+        return
+    parts = urlsplit(origin)
+    if parts.netloc != request.host:
+        raise Forbidden("cross-origin request refused", fields={"Origin": "must match the server's host"})
+
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """Stream events as JSON text frames; a client joining mid-run first gets a snapshot."""
+    check_origin(request)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_MESSAGE)
+    await ws.prepare(request)
+    request.app[keys.WEBSOCKETS].add(ws)
+    hub = request.app[keys.EVENTS]
+    subscriber = hub.subscribe()
+    reader = asyncio.create_task(_drain_client(ws))
+    try:
+        await ws.send_str(dumps({"type": "hello", "version": request.app[keys.INFERENCE].version}))
+        while not ws.closed:
+            getter = asyncio.ensure_future(subscriber.queue.get())
+            dropped = asyncio.ensure_future(subscriber.dropped.wait())
+            done, pending = await asyncio.wait(
+                {getter, dropped, reader}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending - {reader}:
+                task.cancel()
+            if getter in done:
+                await ws.send_str(dumps(getter.result()))
+            elif dropped in done:
+                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow, reconnect")
+            else:
+                break
+    finally:
+        hub.unsubscribe(subscriber)
+        reader.cancel()
+    return ws
+
+
+async def _drain_client(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) client frames so pings, closes and oversize frames are handled."""
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            return
+
+
+@routes.get("/api/train/events")
+async def server_sent_events(request: web.Request) -> web.StreamResponse:
+    """The same events as server-sent events (`curl -N .../api/train/events`)."""
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    hub = request.app[keys.EVENTS]
+    subscriber = hub.subscribe()
+    try:
+        await response.write(b": connected\n\n")
+        while not subscriber.dropped.is_set():
+            try:
+                event = await asyncio.wait_for(subscriber.queue.get(), SSE_KEEPALIVE_S)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            payload = f"event: {event.get('type', 'message')}\ndata: {dumps(event)}\n\n"
+            await response.write(payload.encode())
+    except ConnectionResetError:
+        pass
+    finally:
+        hub.unsubscribe(subscriber)
+    return response

@@ -1,0 +1,95 @@
+"""Application factory: routes, middlewares, and resources started in dependency order."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import WSCloseCode, web
+
+from server import keys
+from server.api import ROUTE_TABLES
+from server.config import REPO_ROOT, Config
+from server.middlewares import errors_middleware, security_headers
+from server.services.events import EventHub
+from server.services.inference import InferenceService
+from server.services.registry import Registry
+from server.services.training import TrainingService
+from server.store import db
+from server.store.blobs import LocalBlobStore
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = REPO_ROOT / "templates"
+STATIC_DIR = REPO_ROOT / "static"
+
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the web application; nothing is started until the app runs."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=config.api.max_body_bytes)
+    app[keys.CONFIG] = config
+    app[keys.WEBSOCKETS] = weakref.WeakSet()
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+    for table in ROUTE_TABLES:
+        app.router.add_routes(table)
+    app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
+    app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.extend([database, blob_store, services, training])
+    app.on_shutdown.append(close_websockets)
+    return app
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    """Engine, then the schema check/upgrade; refuses to start on an unknown revision."""
+    config = app[keys.CONFIG]
+    engine = db.create_engine(config.storage.database_url)
+    try:
+        await db.prepare_database(engine, auto_upgrade=config.storage.auto_upgrade)
+        app[keys.ENGINE] = engine
+        app[keys.SESSIONS] = db.session_maker(engine)
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def blob_store(app: web.Application) -> AsyncIterator[None]:
+    """The content-addressed blob folder."""
+    app[keys.BLOBS] = LocalBlobStore(Path(app[keys.CONFIG].storage.blob_dir))
+    yield
+
+
+async def services(app: web.Application) -> AsyncIterator[None]:
+    """Event hub, serving bundle and registry; loads the active model off the loop."""
+    hub = EventHub()
+    inference = InferenceService()
+    registry = Registry(app[keys.CONFIG], app[keys.SESSIONS], app[keys.BLOBS], hub, inference)
+    app[keys.EVENTS] = hub
+    app[keys.INFERENCE] = inference
+    app[keys.REGISTRY] = registry
+    await registry.load_at_start_up()
+    yield
+    hub.close_all()
+
+
+async def training(app: web.Application) -> AsyncIterator[None]:
+    """The process pool and its relay; a run in flight at shutdown is recorded as cancelled."""
+    service = TrainingService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.EVENTS], app[keys.REGISTRY])
+    await service.start_up()
+    app[keys.TRAINING] = service
+    try:
+        yield
+    finally:
+        await service.shut_down()
+
+
+async def close_websockets(app: web.Application) -> None:
+    """Tell every connected browser we are going away (close code 1001)."""
+    sockets = list(app[keys.WEBSOCKETS])
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        return_exceptions=True)

@@ -1,0 +1,83 @@
+"""Domain errors: each carries a code; one table maps codes to HTTP status."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An error the client may see: a stable code, a message, optional per-field details."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra
+
+
+class ValidationFailed(AppError):
+    code = "validation_error"
+
+
+class NotFound(AppError):
+    code = "not_found"
+
+
+class Gone(AppError):
+    code = "gone"
+
+
+class Conflict(AppError):
+    code = "conflict"
+
+
+class IntegrityFailure(AppError):
+    code = "integrity_error"
+
+
+class Unavailable(AppError):
+    code = "unavailable"
+
+
+class Forbidden(AppError):
+    code = "forbidden"
+
+
+class Unauthorized(AppError):
+    code = "unauthorized"
+
+
+class PayloadTooLarge(AppError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    code = "unsupported_media_type"
+
+
+class RateLimited(AppError):
+    code = "rate_limited"
+
+
+HTTP_STATUS: dict[str, int] = {
+    "validation_error": 400,
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "integrity_error": 409,
+    "gone": 410,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "unavailable": 503,
+}
+
+
+def status_for(code: str) -> int:
+    """HTTP status for an error code (500 for codes nobody mapped)."""
+    return HTTP_STATUS.get(code, 500)

@@ -1,0 +1,185 @@
+"""Model registry: register versions (blobs first, then one transaction), activate, roll back, prune."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+from server.config import Config
+from server.errors import Gone, IntegrityFailure, NotFound, ValidationFailed
+from server.services.events import EventHub
+from server.services.inference import InferenceService, ServingBundle, build_bundle
+from server.store import repo
+from server.store.blobs import BlobStore
+from server.store.errors import BlobIntegrityError
+from server.store.records import ArtifactSpec
+
+log = logging.getLogger(__name__)
+
+TAG_PATTERN = re.compile(r"^\d{8}_\d{6}$")
+JSON_TYPE = "application/json"
+
+
+def check_tag(tag: str) -> str:
+    """A version tag is YYYYMMDD_HHMMSS; anything else is a 400 naming the field."""
+    if not TAG_PATTERN.fullmatch(tag or ""):
+        raise ValidationFailed("malformed version timestamp", fields={"timestamp": "expected YYYYMMDD_HHMMSS"})
+    return tag
+
+
+def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, str, bytes]]:
+    """(kind, file name, content type, bytes) for everything a training result stores."""
+    def as_json(value: Any) -> bytes:
+        return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
+
+    metrics = {**result["metrics"], "phases": result.get("phases", []), "params": result.get("params", {}),
+               "model_type": result["model_type"], "version": tag}
+    payloads = [
+        ("pipeline", f"model_{tag}.joblib", "application/octet-stream", result["pipeline"]),
+        ("preprocessor", f"scaler_{tag}.joblib", "application/octet-stream", result["preprocessor"]),
+        ("metrics", f"metrics_{tag}.json", JSON_TYPE, as_json(metrics)),
+        ("shap", f"shap_{tag}.json", JSON_TYPE, as_json(result["shap_global"])),
+        ("distribution", f"distribution_{tag}.json", JSON_TYPE, as_json(result["distribution"])),
+    ]
+    for name, png in sorted(result.get("plots", {}).items()):
+        payloads.append(("plot", f"{name}_{tag}.png", "image/png", png))
+    return payloads
+
+
+class Registry:
+    """The only writer of versions and model events; swaps the serving bundle on activation."""
+
+    def __init__(self, config: Config, sessions, blobs: BlobStore, hub: EventHub,
+                 inference: InferenceService) -> None:
+        self._config = config
+        self._sessions = sessions
+        self._blobs = blobs
+        self._hub = hub
+        self._inference = inference
+        self._lock = asyncio.Lock()  # one activation/prune at a time
+
+    async def register(self, run_id: int, result: dict[str, Any], *, actor: str,
+                       duration_s: float) -> Any:
+        """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once."""
+        async with self._sessions() as session:
+            tag = await repo.next_tag(session)
+        payloads = artifact_payloads(tag, result)
+        specs = await asyncio.to_thread(self._write_blobs, payloads)
+        async with self._sessions.begin() as session:
+            version = await repo.register_version(
+                session, run_id=run_id, tag=tag, model_type=result["model_type"],
+                params=result.get("params", {}), feature_names=result["feature_names"],
+                data_summary=result.get("data_summary", {}), metrics=result["metrics"],
+                artifacts=specs, actor=actor)
+            await repo.finish_run(session, run_id, status="succeeded", duration_s=duration_s,
+                                  version_id=version.id)
+        log.info("registered version %s from run %d", tag, run_id)
+        return version
+
+    def _write_blobs(self, payloads: list[tuple[str, str, str, bytes]]) -> list[ArtifactSpec]:
+        specs = []
+        for kind, name, content_type, data in payloads:
+            ref = self._blobs.put(data)
+            self._blobs.read(ref.sha256, ref.size)  # a version row never precedes verified bytes
+            specs.append(ArtifactSpec(kind=kind, name=name, sha256=ref.sha256,
+                                      size_bytes=ref.size, content_type=content_type))
+        return specs
+
+    async def activate(self, tag: str, *, actor: str, reason: str | None = None,
+                       kind: str = "activated") -> dict[str, Any]:
+        """Load and verify a version off the loop, record the event, then swap the bundle."""
+        check_tag(tag)
+        async with self._lock:
+            async with self._sessions() as session:
+                version = await repo.get_version_by_tag(session, tag)
+                if version is None:
+                    raise NotFound(f"no model version {tag}")
+                if version.pruned_at is not None:
+                    raise Gone(f"model version {tag} was pruned; its artifacts are gone")
+                current = await repo.active_version(session)
+                artifacts = await repo.artifacts_for_version(session, version.id)
+            if current is not None and current.id == version.id and self._inference.version == tag:
+                return {"changed": False, "version": tag, "previous": tag}
+            bundle = await self._load(version, artifacts)
+            async with self._sessions.begin() as session:
+                await repo.add_event(session, kind=kind, version_id=version.id,
+                                     from_version_id=current.id if current else None,
+                                     actor=actor, reason=reason)
+            self._inference.swap(bundle)
+        previous = current.tag if current else None
+        event_type = "rolled_back" if kind == "rolled_back" else "version_activated"
+        self._hub.publish({"type": event_type, "version": tag, "previous": previous})
+        log.info("%s version %s (previous %s)", kind, tag, previous)
+        return {"changed": True, "version": tag, "previous": previous}
+
+    async def rollback(self, tag: str, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Activate an older version, recorded as a rollback; the active version is a no-op."""
+        return await self.activate(tag, actor=actor, reason=reason or "rollback", kind="rolled_back")
+
+    async def _load(self, version, artifacts) -> ServingBundle:
+        by_kind = {a.kind: a for a in artifacts}
+        try:
+            return await asyncio.to_thread(build_bundle, version, by_kind, self._blobs)
+        except BlobIntegrityError as exc:
+            raise IntegrityFailure(f"model version {version.tag} failed verification: {exc}") from None
+        except KeyError as exc:
+            raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
+
+    async def load_at_start_up(self) -> None:
+        """Serve the active version, or else the newest one that verifies; record why."""
+        async with self._sessions() as session:
+            active = await repo.active_version(session)
+            versions = await repo.list_versions(session, include_pruned=False)
+        candidates = ([active] if active else []) + [v for v in versions if not active or v.id != active.id]
+        problems: list[str] = []
+        for version in candidates:
+            async with self._sessions() as session:
+                artifacts = await repo.artifacts_for_version(session, version.id)
+            try:
+                bundle = await self._load(version, artifacts)
+            except IntegrityFailure as exc:
+                log.error("%s", exc.message)
+                problems.append(exc.message)
+                continue
+            if active is None or version.id != active.id:
+                async with self._sessions.begin() as session:
+                    await repo.add_event(session, kind="activated", version_id=version.id,
+                                         from_version_id=active.id if active else None,
+                                         actor="startup", reason="; ".join(problems) or "no active version")
+            self._inference.swap(bundle, degraded="; ".join(problems) or None)
+            return
+        self._inference.swap(None, degraded="; ".join(problems) or None)
+
+    async def apply_retention(self, *, actor: str) -> list[str]:
+        """Keep the newest keep_last versions, the active and the previous active; GC their blobs."""
+        keep_last = self._config.versioning.keep_last
+        async with self._lock:
+            async with self._sessions.begin() as session:
+                protected = await repo.protected_version_ids(session)
+                live = await repo.list_versions(session, include_pruned=False)
+                newest_first = sorted(live, key=lambda v: v.created_at, reverse=True)
+                doomed = [v for v in newest_first[keep_last:] if v.id not in protected]
+                for version in doomed:
+                    await repo.mark_pruned(session, version.id, actor=actor)
+            if doomed:
+                async with self._sessions() as session:
+                    referenced = await repo.referenced_sha256s(session)
+                removed = await asyncio.to_thread(self._blobs.gc, referenced)
+                log.info("pruned %d version(s), removed %d blob(s)", len(doomed), removed)
+        return [v.tag for v in doomed]
+
+    async def read_artifact(self, name: str) -> tuple[Any, bytes]:
+        """An artifact's row and verified bytes, found by its registered name only."""
+        async with self._sessions() as session:
+            artifact = await repo.artifact_by_name(session, name)
+        if artifact is None:
+            raise NotFound("no such artifact")
+        if artifact.pruned:
+            raise Gone("that version was pruned; its artifacts are gone")
+        try:
+            data = await asyncio.to_thread(self._blobs.read, artifact.sha256, artifact.size_bytes)
+        except BlobIntegrityError:
+            raise IntegrityFailure("the artifact failed its integrity check") from None
+        return artifact, data

@@ -1,0 +1,254 @@
+"""Training runs: one at a time, in the process pool, with phases persisted and streamed."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.config import Config
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.logs import run_id_var
+from server.services.events import EventHub
+from server.services.pool import TrainingPool
+from server.services.registry import Registry
+from server.store import repo
+
+log = logging.getLogger(__name__)
+
+MODEL_TYPES = ("random_forest", "xgboost")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a client may choose for one run; None means the configured default."""
+
+    model_type: str | None = None
+    search_iterations: int | None = None
+    rows: int | None = None
+    generate_data: bool = False
+
+    @classmethod
+    def parse(cls, body: Any, generate_data: bool) -> "TrainRequest":
+        """Validate a JSON override body ({} or None means defaults); 400 names the field."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
+        errors: dict[str, str] = {}
+        unknown = set(body) - {"model_type", "search_iterations", "rows", "generate_data"}
+        for name in sorted(unknown):
+            errors[name] = "unknown field"
+        model_type = body.get("model_type")
+        if model_type is not None and model_type not in MODEL_TYPES:
+            errors["model_type"] = f"must be one of {list(MODEL_TYPES)}"
+        iterations = _positive_int(body, "search_iterations", 1, 200, errors)
+        rows = _positive_int(body, "rows", 500, 2_000_000, errors)
+        flag = body.get("generate_data", generate_data)
+        if not isinstance(flag, bool):
+            errors["generate_data"] = "must be true or false"
+        if errors:
+            raise ValidationFailed("invalid training request", fields=errors)
+        return cls(model_type, iterations, rows, bool(flag))
+
+
+def _positive_int(body: dict, name: str, low: int, high: int, errors: dict[str, str]) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        errors[name] = f"must be an integer between {low} and {high}"
+        return None
+    return value
+
+
+@dataclass
+class ActiveRun:
+    """The run in flight: its task, and whether a client asked to cancel it."""
+
+    run_id: int
+    started: float
+    task: asyncio.Task | None = None
+    cancel_requested: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class TrainingService:
+    """Starts runs, relays worker events into the DB and the hub, records the outcome."""
+
+    def __init__(self, config: Config, sessions, hub: EventHub, registry: Registry) -> None:
+        self._config = config
+        self._sessions = sessions
+        self._hub = hub
+        self._registry = registry
+        self._pool = TrainingPool(config.training.max_workers, self._on_worker_event)
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._relay_task: asyncio.Task | None = None
+        self._start_lock = asyncio.Lock()
+        self.active: ActiveRun | None = None
+
+    @property
+    def pool(self) -> TrainingPool:
+        return self._pool
+
+    async def start_up(self) -> None:
+        """Start the pool and the relay task; mark runs a dead server left behind."""
+        async with self._sessions.begin() as session:
+            count = await repo.mark_interrupted_runs(session)
+        if count:
+            log.warning("marked %d run(s) left running by a previous server as interrupted", count)
+        self._pool.start(asyncio.get_running_loop())
+        self._relay_task = asyncio.create_task(self._relay(), name="training-relay")
+
+    async def shut_down(self) -> None:
+        """Cancel the active run (recorded as cancelled), stop the relay and the pool."""
+        if self.active is not None:
+            await self.cancel(self.active.run_id, reason="server shutting down")
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+        await asyncio.to_thread(self._pool.shutdown)
+
+    async def start(self, request: TrainRequest, trigger: str) -> int:
+        """Create a run and launch it; 409 naming the running run if one is active."""
+        async with self._start_lock:
+            if self.active is not None:
+                raise Conflict("a training run is already active", run_id=self.active.run_id)
+            spec = self._spec(request)
+            async with self._sessions.begin() as session:
+                run = await repo.create_run(
+                    session, trigger=trigger, model_type=spec["model_type"], config_snapshot=spec)
+            self.active = ActiveRun(run_id=run.id, started=time.monotonic())
+            self._hub.publish({"type": "run_started", "run_id": run.id, "trigger": trigger,
+                               "model_type": spec["model_type"], "elapsed_s": 0.0})
+            self.active.task = asyncio.create_task(self._execute(self.active, spec))
+            return run.id
+
+    async def wait(self, run_id: int) -> None:
+        """Wait until the given run (if it is the active one) has ended."""
+        active = self.active
+        if active is not None and active.run_id == run_id:
+            await active.done.wait()
+
+    async def cancel(self, run_id: int, reason: str = "cancelled by request") -> bool:
+        """Stop the active run by killing its worker; returns False if it had already ended."""
+        active = self.active
+        if active is None or active.run_id != run_id:
+            async with self._sessions() as session:
+                if await repo.get_run(session, run_id) is None:
+                    raise NotFound(f"no training run with id {run_id}")
+            return False
+        active.cancel_requested = True
+        active.cancel_reason = reason  # type: ignore[attr-defined]
+        self._pool.kill_workers()
+        await active.done.wait()
+        return True
+
+    def _spec(self, request: TrainRequest) -> dict[str, Any]:
+        config = self._config
+        data = config.data
+        use_generated = request.generate_data or not data.path
+        return {
+            "config": config.ml_snapshot(),
+            "data_path": None if use_generated else data.path,
+            "model_type": request.model_type or config.model.primary,
+            "search_iterations": request.search_iterations or config.model.search_iterations,
+            "rows": request.rows or data.rows,
+            # "generate new data" means a fresh sample, not the configured one again.
+            "seed": random.randrange(1, 2**31) if request.generate_data else data.seed,
+        }
+
+    async def _execute(self, active: ActiveRun, spec: dict[str, Any]) -> None:
+        run_id = active.run_id
+        token = run_id_var.set(run_id)
+        try:
+            result = await self._pool.run(run_id, spec)
+            version = await self._save(active, result)
+        except BrokenProcessPool:
+            await self._fail(active, self._death_reason(active))
+            await self._pool.rebuild()
+        except asyncio.CancelledError:
+            await self._fail(active, "cancelled: server shutting down", status="cancelled")
+            raise
+        except Exception as exc:  # training errors carry user-facing messages
+            log.warning("training run %d failed: %s", run_id, exc)
+            await self._fail(active, _describe(exc))
+        else:
+            await self._succeed(active, version.tag)
+        finally:
+            run_id_var.reset(token)
+            self.active = None
+            active.done.set()
+
+    async def _save(self, active: ActiveRun, result: dict[str, Any]):
+        """The server-side `save` phase: blobs, then one transaction for version and run."""
+        self._on_worker_event({"type": "phase_started", "phase": "save", "run_id": active.run_id})
+        started = time.monotonic()
+        version = await self._registry.register(
+            active.run_id, result, actor="api",
+            duration_s=time.monotonic() - active.started)
+        self._on_worker_event({"type": "phase_finished", "phase": "save", "run_id": active.run_id,
+                               "duration_s": round(time.monotonic() - started, 3)})
+        await self._events.join()  # every phase row is persisted before the run is reported
+        return version
+
+    def _death_reason(self, active: ActiveRun) -> str:
+        if active.cancel_requested:
+            return getattr(active, "cancel_reason", "cancelled by request")
+        return "the training worker process died unexpectedly (killed or out of memory)"
+
+    async def _fail(self, active: ActiveRun, reason: str, status: str = "failed") -> None:
+        if active.cancel_requested:
+            status = "cancelled"
+        elapsed = time.monotonic() - active.started
+        async with self._sessions.begin() as session:
+            await repo.finish_run(session, active.run_id, status=status, error=reason, duration_s=elapsed)
+        self._hub.publish({"type": "run_failed", "run_id": active.run_id, "status": status,
+                           "error": reason, "elapsed_s": round(elapsed, 3)})
+
+    async def _succeed(self, active: ActiveRun, tag: str) -> None:
+        elapsed = time.monotonic() - active.started
+        self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
+                           "elapsed_s": round(elapsed, 3)})
+        if self._config.versioning.auto_activate:
+            await self._registry.activate(tag, actor="api", reason=f"trained by run {active.run_id}")
+        await self._registry.apply_retention(actor="system")
+
+    def _on_worker_event(self, event: dict[str, Any]) -> None:
+        """Loop-side callback of the pool's reader thread: keep order, persist in the relay."""
+        self._events.put_nowait(event)
+
+    async def _relay(self) -> None:
+        """Persist each phase event, then publish it; the one writer of phase rows."""
+        while True:
+            event = await self._events.get()
+            try:
+                await self._persist(event)
+                if event.get("type") != "worker_started":
+                    active = self.active
+                    if active is not None and active.run_id == event.get("run_id"):
+                        event["elapsed_s"] = round(time.monotonic() - active.started, 3)
+                    self._hub.publish(event)
+            except Exception:
+                log.exception("could not relay training event %s", event.get("type"))
+            finally:
+                self._events.task_done()
+
+    async def _persist(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind not in ("phase_started", "phase_finished"):
+            return
+        async with self._sessions.begin() as session:
+            if kind == "phase_started":
+                await repo.record_phase_started(session, event["run_id"], event["phase"])
+            else:
+                await repo.record_phase_finished(
+                    session, event["run_id"], event["phase"], event.get("duration_s"))
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip()
+    return message if message else type(exc).__name__
