@@ -73,7 +73,14 @@ HTTP_STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "invalid_value": 400,
+    "blob_integrity": 409,
+    "blob_not_found": 409,
     "internal_error": 500,
+    "schema_error": 503,
+    "schema_outdated": 503,
+    "schema_unknown_revision": 503,
+    "schema_unmanaged": 503,
     "unavailable": 503,
 }
 

@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from server.errors import AppError, status_for
+from server.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if headers:
             response.headers.update(headers)
         return response
+    except StoreError as exc:
+        # Store errors carry stable codes too (not_found, conflict, blob_integrity...).
+        return error_response(status_for(exc.code), exc.code, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise

@@ -1,5 +1,6 @@
 """HTTP routes, one module per resource."""
+from server import pages
 from server.api import downloads, health, metrics, training, versions, ws
 
 ROUTE_TABLES = [health.routes, training.routes, versions.routes, metrics.routes,
-                downloads.routes, ws.routes]
+                downloads.routes, ws.routes, pages.routes]

@@ -5,7 +5,7 @@ from aiohttp import web
 
 from server import keys
 from server.api.common import json_response, plain, query_bool, query_int, read_json
-from server.errors import NotFound, ValidationFailed
+from server.errors import ValidationFailed
 from server.services.training import TrainRequest
 from server.store import repo
 
@@ -28,10 +28,7 @@ def _run_id(request: web.Request) -> int:
 async def _run_body(request: web.Request, run_id: int) -> dict:
     async with request.app[keys.SESSIONS]() as session:
         run = await repo.get_run(session, run_id)
-        if run is None:
-            raise NotFound(f"no training run with id {run_id}")
-        phases = await repo.phases_for_run(session, run_id)
-    return {**plain(run), "phases": [plain(p) for p in phases]}
+    return plain(run)
 
 
 @routes.post("/api/train/async")

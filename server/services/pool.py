@@ -129,3 +129,37 @@ class TrainingPool:
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self._on_event, event)
+
+
+class InProcessRunner:
+    """Same interface as TrainingPool, running the job in a thread of this process (CLI use)."""
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None]) -> None:
+        self._on_event = on_event
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    async def run(self, run_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+        from server.ml.worker import run_training
+
+        loop = self._loop
+        assert loop is not None
+
+        def progress(event: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._on_event, {**event, "run_id": run_id})
+
+        return await asyncio.to_thread(run_training, spec, progress)
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+    def kill_workers(self) -> None:
+        """A thread cannot be killed; the CLI stops with the process instead."""
+
+    async def rebuild(self) -> None:
+        """Nothing to rebuild in-process."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""

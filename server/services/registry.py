@@ -4,16 +4,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 from typing import Any
 
 from server.config import Config
-from server.errors import Gone, IntegrityFailure, NotFound, ValidationFailed
+from server.errors import Gone, IntegrityFailure, ValidationFailed
 from server.services.events import EventHub
 from server.services.inference import InferenceService, ServingBundle, build_bundle
 from server.store import repo
 from server.store.blobs import BlobStore
-from server.store.errors import BlobIntegrityError
+from server.store.errors import BlobIntegrityError, BlobNotFound, StoreError
 from server.store.records import ArtifactSpec
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ def check_tag(tag: str) -> str:
     if not TAG_PATTERN.fullmatch(tag or ""):
         raise ValidationFailed("malformed version timestamp", fields={"timestamp": "expected YYYYMMDD_HHMMSS"})
     return tag
+
+
+def finite_or_none(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN/inf metrics (e.g. AUC on one class) become None: JSON and SQL both stay valid."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
 
 def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, str, bytes]]:
@@ -48,6 +54,12 @@ def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, 
     return payloads
 
 
+async def _previous_active_id(session) -> int | None:
+    """The version the latest activation replaced: kept so a rollback is always possible."""
+    latest = await repo.list_events(session, limit=1, kinds=["activated", "rolled_back"])
+    return latest[0].from_version_id if latest else None
+
+
 class Registry:
     """The only writer of versions and model events; swaps the serving bundle on activation."""
 
@@ -59,22 +71,22 @@ class Registry:
         self._hub = hub
         self._inference = inference
         self._lock = asyncio.Lock()  # one activation/prune at a time
+        self._shap_cache: dict[str, dict[str, Any]] = {}  # versions are immutable: cache forever
 
-    async def register(self, run_id: int, result: dict[str, Any], *, actor: str,
-                       duration_s: float) -> Any:
+    async def register(self, run_id: int, result: dict[str, Any], *, actor: str) -> Any:
         """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once."""
         async with self._sessions() as session:
             tag = await repo.next_tag(session)
         payloads = artifact_payloads(tag, result)
-        specs = await asyncio.to_thread(self._write_blobs, payloads)
-        async with self._sessions.begin() as session:
-            version = await repo.register_version(
-                session, run_id=run_id, tag=tag, model_type=result["model_type"],
-                params=result.get("params", {}), feature_names=result["feature_names"],
-                data_summary=result.get("data_summary", {}), metrics=result["metrics"],
-                artifacts=specs, actor=actor)
-            await repo.finish_run(session, run_id, status="succeeded", duration_s=duration_s,
-                                  version_id=version.id)
+        async with self._lock:  # the blob GC must not see these blobs before their rows exist
+            specs = await asyncio.to_thread(self._write_blobs, payloads)
+            async with self._sessions.begin() as session:
+                version = await repo.register_version(
+                    session, run_id=run_id, tag=tag, model_type=result["model_type"],
+                    params=result.get("params", {}), feature_names=result["feature_names"],
+                    data_summary=result.get("data_summary", {}),
+                    metrics=finite_or_none(result["metrics"]), artifacts=specs, actor=actor)
+                await repo.finish_run(session, run_id, status="succeeded", version_id=version.id)
         log.info("registered version %s from run %d", tag, run_id)
         return version
 
@@ -94,15 +106,12 @@ class Registry:
         async with self._lock:
             async with self._sessions() as session:
                 version = await repo.get_version_by_tag(session, tag)
-                if version is None:
-                    raise NotFound(f"no model version {tag}")
                 if version.pruned_at is not None:
                     raise Gone(f"model version {tag} was pruned; its artifacts are gone")
                 current = await repo.active_version(session)
-                artifacts = await repo.artifacts_for_version(session, version.id)
             if current is not None and current.id == version.id and self._inference.version == tag:
                 return {"changed": False, "version": tag, "previous": tag}
-            bundle = await self._load(version, artifacts)
+            bundle = await self._load(version)
             async with self._sessions.begin() as session:
                 await repo.add_event(session, kind=kind, version_id=version.id,
                                      from_version_id=current.id if current else None,
@@ -118,27 +127,30 @@ class Registry:
         """Activate an older version, recorded as a rollback; the active version is a no-op."""
         return await self.activate(tag, actor=actor, reason=reason or "rollback", kind="rolled_back")
 
-    async def _load(self, version, artifacts) -> ServingBundle:
-        by_kind = {a.kind: a for a in artifacts}
+    async def _load(self, version) -> ServingBundle:
+        by_kind = {a.kind: a for a in version.artifacts}
         try:
             return await asyncio.to_thread(build_bundle, version, by_kind, self._blobs)
-        except BlobIntegrityError as exc:
+        except (BlobIntegrityError, BlobNotFound) as exc:
             raise IntegrityFailure(f"model version {version.tag} failed verification: {exc}") from None
         except KeyError as exc:
             raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
 
     async def load_at_start_up(self) -> None:
-        """Serve the active version, or else the newest one that verifies; record why."""
+        """Remove orphan blobs, then serve the active version or else the newest that verifies."""
+        async with self._sessions() as session:
+            referenced = await repo.referenced_sha256s(session)
+        removed = await asyncio.to_thread(self._blobs.gc, referenced)
+        if removed:
+            log.warning("removed %d orphan blob(s) left by an interrupted save", removed)
         async with self._sessions() as session:
             active = await repo.active_version(session)
             versions = await repo.list_versions(session, include_pruned=False)
         candidates = ([active] if active else []) + [v for v in versions if not active or v.id != active.id]
         problems: list[str] = []
         for version in candidates:
-            async with self._sessions() as session:
-                artifacts = await repo.artifacts_for_version(session, version.id)
             try:
-                bundle = await self._load(version, artifacts)
+                bundle = await self._load(version)
             except IntegrityFailure as exc:
                 log.error("%s", exc.message)
                 problems.append(exc.message)
@@ -153,16 +165,14 @@ class Registry:
         self._inference.swap(None, degraded="; ".join(problems) or None)
 
     async def apply_retention(self, *, actor: str) -> list[str]:
-        """Keep the newest keep_last versions, the active and the previous active; GC their blobs."""
-        keep_last = self._config.versioning.keep_last
+        """Keep the newest keep_last versions, the active and the previous active; GC the rest's blobs."""
         async with self._lock:
             async with self._sessions.begin() as session:
-                protected = await repo.protected_version_ids(session)
-                live = await repo.list_versions(session, include_pruned=False)
-                newest_first = sorted(live, key=lambda v: v.created_at, reverse=True)
-                doomed = [v for v in newest_first[keep_last:] if v.id not in protected]
+                doomed = await repo.prune_candidates(session, self._config.versioning.keep_last)
+                previous = await _previous_active_id(session)
+                doomed = [v for v in doomed if v.id != previous]
                 for version in doomed:
-                    await repo.mark_pruned(session, version.id, actor=actor)
+                    await repo.mark_pruned(session, version.id, actor=actor, reason="retention")
             if doomed:
                 async with self._sessions() as session:
                     referenced = await repo.referenced_sha256s(session)
@@ -174,12 +184,29 @@ class Registry:
         """An artifact's row and verified bytes, found by its registered name only."""
         async with self._sessions() as session:
             artifact = await repo.artifact_by_name(session, name)
-        if artifact is None:
-            raise NotFound("no such artifact")
-        if artifact.pruned:
+        if artifact.version_pruned:
             raise Gone("that version was pruned; its artifacts are gone")
         try:
             data = await asyncio.to_thread(self._blobs.read, artifact.sha256, artifact.size_bytes)
-        except BlobIntegrityError:
+        except (BlobIntegrityError, BlobNotFound):
             raise IntegrityFailure("the artifact failed its integrity check") from None
         return artifact, data
+
+    async def shap_summaries(self, versions) -> dict[str, dict[str, Any]]:
+        """Global SHAP summaries by tag for versions whose blobs still exist (cached)."""
+        missing = [v for v in versions
+                   if v.tag not in self._shap_cache and not v.pruned and v.artifact("shap")]
+        if missing:
+            loaded = await asyncio.to_thread(self._read_summaries, missing)
+            self._shap_cache.update(loaded)
+        return self._shap_cache
+
+    def _read_summaries(self, versions) -> dict[str, dict[str, Any]]:
+        loaded = {}
+        for version in versions:
+            artifact = version.artifact("shap")
+            try:
+                loaded[version.tag] = json.loads(self._blobs.read(artifact.sha256, artifact.size_bytes))
+            except (StoreError, OSError, ValueError) as exc:
+                log.warning("SHAP summary of %s unreadable: %s", version.tag, exc)
+        return loaded

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.config import Config
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import Conflict, ValidationFailed
 from server.logs import run_id_var
 from server.services.events import EventHub
-from server.services.pool import TrainingPool
+from server.services.pool import InProcessRunner, TrainingPool
 from server.services.registry import Registry
 from server.store import repo
 
@@ -79,19 +79,23 @@ class ActiveRun:
 class TrainingService:
     """Starts runs, relays worker events into the DB and the hub, records the outcome."""
 
-    def __init__(self, config: Config, sessions, hub: EventHub, registry: Registry) -> None:
+    def __init__(self, config: Config, sessions, hub: EventHub, registry: Registry,
+                 *, in_process: bool = False, actor: str = "api") -> None:
         self._config = config
         self._sessions = sessions
         self._hub = hub
         self._registry = registry
-        self._pool = TrainingPool(config.training.max_workers, self._on_worker_event)
+        self._actor = actor
+        self._pool: TrainingPool | InProcessRunner = (
+            InProcessRunner(self._on_worker_event) if in_process
+            else TrainingPool(config.training.max_workers, self._on_worker_event))
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._relay_task: asyncio.Task | None = None
         self._start_lock = asyncio.Lock()
         self.active: ActiveRun | None = None
 
     @property
-    def pool(self) -> TrainingPool:
+    def pool(self) -> TrainingPool | InProcessRunner:
         return self._pool
 
     async def start_up(self) -> None:
@@ -119,8 +123,8 @@ class TrainingService:
                 raise Conflict("a training run is already active", run_id=self.active.run_id)
             spec = self._spec(request)
             async with self._sessions.begin() as session:
-                run = await repo.create_run(
-                    session, trigger=trigger, model_type=spec["model_type"], config_snapshot=spec)
+                run = await repo.create_run(session, trigger=trigger, model_type=spec["model_type"],
+                                            config_snapshot=spec, status="running")
             self.active = ActiveRun(run_id=run.id, started=time.monotonic())
             self._hub.publish({"type": "run_started", "run_id": run.id, "trigger": trigger,
                                "model_type": spec["model_type"], "elapsed_s": 0.0})
@@ -138,8 +142,7 @@ class TrainingService:
         active = self.active
         if active is None or active.run_id != run_id:
             async with self._sessions() as session:
-                if await repo.get_run(session, run_id) is None:
-                    raise NotFound(f"no training run with id {run_id}")
+                await repo.get_run(session, run_id)  # NotFound -> 404
             return False
         active.cancel_requested = True
         active.cancel_reason = reason  # type: ignore[attr-defined]
@@ -188,8 +191,7 @@ class TrainingService:
         self._on_worker_event({"type": "phase_started", "phase": "save", "run_id": active.run_id})
         started = time.monotonic()
         version = await self._registry.register(
-            active.run_id, result, actor="api",
-            duration_s=time.monotonic() - active.started)
+            active.run_id, result, actor=self._actor)
         self._on_worker_event({"type": "phase_finished", "phase": "save", "run_id": active.run_id,
                                "duration_s": round(time.monotonic() - started, 3)})
         await self._events.join()  # every phase row is persisted before the run is reported
@@ -205,7 +207,7 @@ class TrainingService:
             status = "cancelled"
         elapsed = time.monotonic() - active.started
         async with self._sessions.begin() as session:
-            await repo.finish_run(session, active.run_id, status=status, error=reason, duration_s=elapsed)
+            await repo.finish_run(session, active.run_id, status=status, error=reason)
         self._hub.publish({"type": "run_failed", "run_id": active.run_id, "status": status,
                            "error": reason, "elapsed_s": round(elapsed, 3)})
 
@@ -214,7 +216,7 @@ class TrainingService:
         self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
                            "elapsed_s": round(elapsed, 3)})
         if self._config.versioning.auto_activate:
-            await self._registry.activate(tag, actor="api", reason=f"trained by run {active.run_id}")
+            await self._registry.activate(tag, actor=self._actor, reason=f"trained by run {active.run_id}")
         await self._registry.apply_retention(actor="system")
 
     def _on_worker_event(self, event: dict[str, Any]) -> None:
@@ -245,8 +247,7 @@ class TrainingService:
             if kind == "phase_started":
                 await repo.record_phase_started(session, event["run_id"], event["phase"])
             else:
-                await repo.record_phase_finished(
-                    session, event["run_id"], event["phase"], event.get("duration_s"))
+                await repo.record_phase_finished(session, event["run_id"], event["phase"])
 
 
 def _describe(exc: BaseException) -> str:

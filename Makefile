@@ -1,0 +1,40 @@
+# Two commands do all set-up: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: serve test install install-test bootstrap bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+# Upgrade the metadata DB to head and train a small default model when none is active.
+bootstrap: $(STAMP)
+	$(BIN)/congestion bootstrap
+
+serve: bootstrap
+	$(BIN)/congestion serve
+
+test: $(TEST_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/train_quality.py
+	$(BIN)/python bench/serve.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,135 @@
+"""`congestion` / `python -m server`: serve, the offline pipeline, data, DB and versions."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from server.config import ConfigError, load_config
+
+log = logging.getLogger("server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command accepts --config PATH."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=None, help="config YAML (default: config/config.yaml)")
+    parser = argparse.ArgumentParser(prog="congestion", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the web server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    bootstrap = sub.add_parser("bootstrap", parents=[common],
+                               help="upgrade the DB and train a default model if none is active")
+    bootstrap.set_defaults(only_if_empty=True)
+
+    pipe = sub.add_parser("pipeline", parents=[common], help="train synchronously and register a version")
+    pipe.add_argument("--generate-data", action="store_true", help="train on freshly generated data")
+    pipe.add_argument("--data", help="a flow CSV/Parquet file to train on")
+    pipe.add_argument("--rows", type=int)
+    pipe.add_argument("--seed", type=int)
+    pipe.add_argument("--model", choices=["random_forest", "xgboost"])
+    pipe.add_argument("--iterations", type=int, help="randomized search iterations")
+
+    gen = sub.add_parser("generate-data", parents=[common], help="write synthetic flows to CSV/Parquet")
+    gen.add_argument("--rows", type=int)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--out", required=True)
+
+    dbp = sub.add_parser("db", parents=[common], help="metadata database schema")
+    dbp.add_argument("action", choices=["upgrade", "current"])
+
+    versions = sub.add_parser("versions", parents=[common], help="list, roll back or prune versions")
+    versions.add_argument("action", choices=["list", "rollback", "prune"])
+    versions.add_argument("timestamp", nargs="?")
+    versions.add_argument("--reason")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, load config (a bad key stops here with its name), dispatch."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    from server.logs import setup_logging
+
+    setup_logging(config.logging, file_name="server.log" if args.command == "serve" else "cli.log")
+    try:
+        return _dispatch(args, config)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line for the user; the log file has the traceback
+        log.debug("command failed", exc_info=True)
+        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, config) -> int:
+    from server import commands
+    from server.services.training import TrainRequest
+
+    if args.command == "serve":
+        from server.serve import serve
+
+        return serve(config, host=args.host, port=args.port)
+    if args.command == "bootstrap":
+        return asyncio.run(commands.pipeline(config, TrainRequest(), only_if_empty=True))
+    if args.command == "pipeline":
+        return _pipeline(args, config)
+    if args.command == "generate-data":
+        return _generate(args, config)
+    if args.command == "db":
+        action = commands.db_upgrade if args.action == "upgrade" else commands.db_current
+        return asyncio.run(action(config))
+    if args.action == "list":
+        return asyncio.run(commands.versions_list(config))
+    if args.action == "prune":
+        return asyncio.run(commands.versions_prune(config))
+    if not args.timestamp:
+        print("error: versions rollback needs a TIMESTAMP (YYYYMMDD_HHMMSS)", file=sys.stderr)
+        return 2
+    return asyncio.run(commands.versions_rollback(config, args.timestamp, args.reason))
+
+
+def _pipeline(args: argparse.Namespace, config) -> int:
+    import dataclasses
+
+    from server import commands
+    from server.services.training import TrainRequest
+
+    data = config.data
+    if args.data:
+        data = dataclasses.replace(data, path=args.data)
+    if args.seed is not None:
+        data = dataclasses.replace(data, seed=args.seed)
+    config = dataclasses.replace(config, data=data)
+    request = TrainRequest.parse(
+        {k: v for k, v in {"model_type": args.model, "search_iterations": args.iterations,
+                           "rows": args.rows}.items() if v is not None},
+        generate_data=False)
+    if args.generate_data and args.seed is None:
+        request = dataclasses.replace(request, generate_data=True)
+    return asyncio.run(commands.pipeline(config, request))
+
+
+def _generate(args: argparse.Namespace, config) -> int:
+    from server.config import to_plain
+    from server.ml.data import generate_flows, write_flows
+
+    rows = args.rows or config.data.rows
+    seed = args.seed if args.seed is not None else config.data.seed
+    frame = generate_flows(rows, seed, positive_rate=config.data.positive_rate,
+                           scenario=to_plain(config.data.scenario))
+    write_flows(frame, args.out)
+    print(f"wrote {len(frame)} flows to {args.out} (positive rate {frame['congestion'].mean():.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""CLI command implementations: each opens the same store and services the server uses."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from server.config import Config
+from server.services.events import EventHub
+from server.services.inference import InferenceService
+from server.services.registry import Registry
+from server.services.training import TrainingService, TrainRequest
+from server.store import db, repo
+from server.store.blobs import LocalBlobStore
+
+
+@contextlib.asynccontextmanager
+async def open_registry(config: Config) -> AsyncIterator[tuple[Any, Registry, EventHub]]:
+    """Engine (schema checked/upgraded), blob store and registry, as the server assembles them."""
+    engine = db.create_engine(config.storage.database_url)
+    try:
+        await db.prepare_database(engine, auto_upgrade=config.storage.auto_upgrade)
+        sessions = db.session_maker(engine)
+        hub = EventHub()
+        registry = Registry(config, sessions, LocalBlobStore(Path(config.storage.blob_dir)), hub,
+                            InferenceService())
+        yield sessions, registry, hub
+    finally:
+        await engine.dispose()
+
+
+async def db_upgrade(config: Config) -> int:
+    """Upgrade the metadata DB to head (with a backup first when it already has data)."""
+    engine = db.create_engine(config.storage.database_url)
+    try:
+        await db.prepare_database(engine, auto_upgrade=True)
+        print(f"database at revision {await db.current_revision(engine)} (head {db.head_revision()})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def db_current(config: Config) -> int:
+    """Print the DB's revision and the code's head revision."""
+    engine = db.create_engine(config.storage.database_url)
+    try:
+        current = await db.current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = db.head_revision()
+    print(f"current: {current or '(empty)'}\nhead:    {head}")
+    return 0 if current == head else 1
+
+
+async def pipeline(config: Config, request: TrainRequest, *, only_if_empty: bool = False) -> int:
+    """Train synchronously in this process and register the version exactly as the server does."""
+    async with open_registry(config) as (sessions, registry, hub):
+        if only_if_empty:
+            async with sessions() as session:
+                if await repo.active_version(session) is not None:
+                    print("an active model version exists; nothing to train")
+                    return 0
+            print("no active model version: training a default model (first start only)...")
+        service = TrainingService(config, sessions, hub, registry, in_process=True, actor="cli")
+        await service.start_up()
+        subscriber = hub.subscribe()
+        printer = asyncio.create_task(_print_progress(subscriber.queue))
+        try:
+            run_id = await service.start(request, trigger="cli")
+            await service.wait(run_id)
+        finally:
+            await service.shut_down()
+            await asyncio.sleep(0)
+            printer.cancel()
+            await asyncio.gather(printer, return_exceptions=True)
+        async with sessions() as session:
+            run = await repo.get_run(session, run_id)
+    if run is None or run.status != "succeeded":
+        print(f"training run {run_id} {run.status if run else 'missing'}: {run.error if run else ''}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _print_progress(events: asyncio.Queue) -> None:
+    """Render phase events as lines and the search's fits as a progress bar."""
+    from tqdm import tqdm
+
+    bar = None
+    while True:
+        event = await events.get()
+        kind = event.get("type")
+        if kind == "progress" and event.get("total"):
+            if bar is None:
+                bar = tqdm(total=event["total"], desc="  search fits", unit="fit", leave=False)
+            bar.n = event["done"]
+            bar.refresh()
+        elif kind == "phase_started":
+            print(f"- {event['phase']} ...", flush=True)
+        elif kind == "phase_finished":
+            if bar is not None:
+                bar.close()
+                bar = None
+            print(f"  {event['phase']} done in {event.get('duration_s', 0):.2f} s", flush=True)
+        elif kind == "run_finished":
+            print(f"version {event['version']} registered ({event['elapsed_s']:.1f} s)")
+        elif kind == "version_activated":
+            print(f"version {event['version']} is now active")
+        elif kind == "run_failed":
+            print(f"run failed: {event['error']}", file=sys.stderr)
+
+
+async def versions_list(config: Config) -> int:
+    """Print every version with its key metrics."""
+    async with open_registry(config) as (sessions, _registry, _hub):
+        async with sessions() as session:
+            versions = await repo.list_versions(session, include_pruned=True)
+            active = await repo.active_version(session)
+    print(f"{'timestamp':<16} {'model':<14} {'f1':>6} {'auc':>6}  state")
+    for v in sorted(versions, key=lambda v: v.created_at, reverse=True):
+        state = "active" if active and v.id == active.id else "pruned" if v.pruned else ""
+        m = v.metrics
+        print(f"{v.tag:<16} {v.model_type:<14} {m.f1_score if m else float('nan'):>6.3f} "
+              f"{m.auc_roc if m else float('nan'):>6.3f}  {state}")
+    return 0
+
+
+async def versions_rollback(config: Config, tag: str, reason: str | None) -> int:
+    """Roll the active version back to TAG (a running server picks it up at its next start)."""
+    async with open_registry(config) as (_sessions, registry, _hub):
+        result = await registry.rollback(tag, actor="cli", reason=reason)
+    print(json.dumps(result))
+    return 0
+
+
+async def versions_prune(config: Config) -> int:
+    """Apply the retention policy now."""
+    async with open_registry(config) as (_sessions, registry, _hub):
+        pruned = await registry.apply_retention(actor="cli")
+    print(f"pruned {len(pruned)} version(s): {', '.join(pruned) or '-'}")
+    return 0

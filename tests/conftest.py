@@ -1,0 +1,133 @@
+"""Shared fixtures: configs on tmp SQLite files and blob dirs, and apps built by the real factory."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from server.app import create_app
+from server.config import Config, load_config
+
+# Small enough that a full training run (all phases) takes seconds on 2 cores.
+TINY_ENV = {
+    "CONGESTION_DATA__ROWS": "1500",
+    "CONGESTION_MODEL__SEARCH_ITERATIONS": "2",
+    "CONGESTION_MODEL__CV_SPLITS": "2",
+    "CONGESTION_MODEL__SHAP_SAMPLE": "60",
+    "CONGESTION_MODEL__N_JOBS": "1",
+    "CONGESTION_MODEL__RANDOM_FOREST__PARAM_GRID": "{n_estimators: [15, 25], max_depth: [5, 6]}",
+    "CONGESTION_MODEL__XGBOOST__PARAM_GRID": "{n_estimators: [20, 30], max_depth: [3]}",
+    "CONGESTION_LOGGING__DIR": "",
+}
+
+
+def tiny_environ(workdir: Path, **overrides: str) -> dict[str, str]:
+    """Env overrides pointing storage at `workdir`, with tiny data and search settings."""
+    env = {
+        **TINY_ENV,
+        "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
+        "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"),
+    }
+    env.update(overrides)
+    return env
+
+
+def tiny_config(workdir: Path, **overrides: str) -> Config:
+    """A Config for tests: real files under `workdir`, tiny training."""
+    return load_config(environ=tiny_environ(workdir, **overrides))
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory) -> Path:
+    """A DB + blob dir holding two registered versions (random forest active), built once."""
+    from server import commands
+    from server.services.training import TrainRequest
+
+    workdir = tmp_path_factory.mktemp("trained")
+    config = tiny_config(workdir)
+    for model_type in ("xgboost", "random_forest"):
+        code = asyncio.run(commands.pipeline(config, TrainRequest(model_type=model_type)))
+        assert code == 0, f"training the {model_type} template failed"
+    return workdir
+
+
+def _copy_workdir(template: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(template / "metadata.sqlite3", target / "metadata.sqlite3")
+    for suffix in ("-wal", "-shm"):
+        extra = template / f"metadata.sqlite3{suffix}"
+        if extra.exists():
+            shutil.copy2(extra, target / extra.name)
+    shutil.copytree(template / "blobs", target / "blobs")
+    return target
+
+
+@pytest.fixture
+def trained_workdir(trained_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained template for one test."""
+    return _copy_workdir(trained_template, tmp_path / "work")
+
+
+@pytest.fixture
+def trained_config(trained_workdir: Path) -> Config:
+    """Config pointing at the copied trained DB and blobs."""
+    return tiny_config(trained_workdir)
+
+
+@pytest.fixture
+def empty_config(tmp_path: Path) -> Config:
+    """Config pointing at a DB file and blob dir that do not exist yet."""
+    return tiny_config(tmp_path / "empty")
+
+
+@pytest.fixture
+async def client(aiohttp_client, trained_config):
+    """A test client on an app with two trained versions (random forest active)."""
+    return await aiohttp_client(create_app(trained_config))
+
+
+@pytest.fixture
+async def empty_client(aiohttp_client, empty_config):
+    """A test client on an app with an empty DB (no model)."""
+    return await aiohttp_client(create_app(empty_config))
+
+
+async def expect_json(response, status: int) -> dict:
+    """Assert status and a JSON body; return the body."""
+    text = await response.text()
+    assert response.status == status, f"expected {status}, got {response.status}: {text[:500]}"
+    assert response.content_type == "application/json", response.content_type
+    import json
+
+    return json.loads(text)
+
+
+async def expect_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
+    """Assert the common error envelope; optionally its code and a named field."""
+    body = await expect_json(response, status)
+    error = body["error"]
+    assert set(error) >= {"code", "message", "fields"}, body
+    if code is not None:
+        assert error["code"] == code, body
+    if field is not None:
+        assert field in error["fields"], body
+    return error
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env(monkeypatch):
+    """Tests never inherit CONGESTION_* settings from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("CONGESTION_"):
+            monkeypatch.delenv(name)
