@@ -67,14 +67,17 @@ class ArtifactRecord:
 
 @dataclass(frozen=True, slots=True)
 class MetricsRecord:
-    """Hold-out metrics of a version; ``extra`` holds keys without a column."""
+    """Hold-out metrics of a version; ``extra`` holds keys without a column.
 
-    precision: float
-    recall: float
-    f1_score: float
-    auc_roc: float
-    pr_auc: float
-    brier: float
+    Scores are None when undefined (e.g. AUC on a one-class test set).
+    """
+
+    precision: float | None
+    recall: float | None
+    f1_score: float | None
+    auc_roc: float | None
+    pr_auc: float | None
+    brier: float | None
     threshold: float
     best_f1_threshold: float
     tn: int

@@ -1,9 +1,15 @@
 """The store's repository API: async functions taking an AsyncSession, returning records.
 
 Callers own the transaction (``async with sm.begin() as session:`` for writes); functions
-only flush. Implementations live in ``repo_runs``, ``repo_versions`` and ``repo_events``.
+only flush. Implementations live in ``repo_runs``, ``repo_versions``, ``repo_artifacts`` and
+``repo_events``.
 """
 
+from server.store.repo_artifacts import (
+    artifact_by_name,
+    artifacts_for_version,
+    referenced_sha256s,
+)
 from server.store.repo_events import (
     activate,
     active_version,
@@ -28,14 +34,11 @@ from server.store.repo_runs import (
     set_run_status,
 )
 from server.store.repo_versions import (
-    artifact_by_name,
-    artifacts_for_version,
     check_tag,
     get_version,
     get_version_by_tag,
     list_versions,
     next_tag,
-    referenced_sha256s,
     register_version,
 )
 

@@ -38,7 +38,10 @@ ARTIFACT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 METRIC_COLUMNS = tuple(
     c.name for c in VersionMetrics.__table__.columns if c.name not in ("version_id", "extra")
 )
-OPTIONAL_METRICS = ("bayes_auc_roc", "bayes_f1")
+# Scores may be undefined (None) on degenerate data; counts and thresholds may not.
+OPTIONAL_METRICS = (
+    "precision", "recall", "f1_score", "auc_roc", "pr_auc", "brier", "bayes_auc_roc", "bayes_f1",
+)
 INT_METRICS = ("tn", "fp", "fn", "tp", "samples", "features")
 
 
@@ -244,41 +247,3 @@ async def list_versions(
     if limit is not None:
         query = query.limit(limit)
     return await hydrate_versions(session, list(await session.scalars(query)))
-
-
-async def artifact_by_name(session: AsyncSession, name: str) -> ArtifactRecord:
-    """The artifact with this download name (check ``version_pruned`` before serving)."""
-    row = (
-        await session.execute(
-            select(Artifact, ModelVersion)
-            .join(ModelVersion, Artifact.version_id == ModelVersion.id)
-            .where(Artifact.name == name)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"artifact {name!r} does not exist")
-    return artifact_record(row[0], row[1])
-
-
-async def artifacts_for_version(session: AsyncSession, version_id: int) -> list[ArtifactRecord]:
-    """All artifact rows of a version, in registration order."""
-    version = await _version_row(session, version_id)
-    rows = await session.scalars(
-        select(Artifact).where(Artifact.version_id == version_id).order_by(Artifact.id)
-    )
-    return [artifact_record(a, version) for a in rows]
-
-
-async def referenced_sha256s(session: AsyncSession) -> set[str]:
-    """Digests the blob GC must keep: artifacts of versions that are NOT pruned.
-
-    Pruned versions keep their version, metric and artifact rows (history, file names,
-    hashes), but their blobs are collectable unless a live version shares the same content.
-    """
-    rows = await session.scalars(
-        select(Artifact.sha256)
-        .join(ModelVersion, Artifact.version_id == ModelVersion.id)
-        .where(ModelVersion.pruned_at.is_(None))
-        .distinct()
-    )
-    return set(rows)

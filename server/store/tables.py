@@ -157,19 +157,22 @@ class Artifact(Base):
 
 
 class VersionMetrics(Base):
-    """Hold-out evaluation of a version, one row per version."""
+    """Hold-out evaluation of a version, one row per version.
+
+    Scores are nullable: some are undefined on degenerate data (AUC with one class).
+    """
 
     __tablename__ = "version_metrics"
 
     version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    precision: Mapped[float] = mapped_column(Float)
-    recall: Mapped[float] = mapped_column(Float)
-    f1_score: Mapped[float] = mapped_column(Float)
-    auc_roc: Mapped[float] = mapped_column(Float)
-    pr_auc: Mapped[float] = mapped_column(Float)
-    brier: Mapped[float] = mapped_column(Float)
+    precision: Mapped[float | None] = mapped_column(Float)
+    recall: Mapped[float | None] = mapped_column(Float)
+    f1_score: Mapped[float | None] = mapped_column(Float)
+    auc_roc: Mapped[float | None] = mapped_column(Float)
+    pr_auc: Mapped[float | None] = mapped_column(Float)
+    brier: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     best_f1_threshold: Mapped[float] = mapped_column(Float)
     tn: Mapped[int] = mapped_column(Integer)

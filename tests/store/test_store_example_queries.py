@@ -1,0 +1,53 @@
+"""Every query in server/store/example_queries.sql runs in stdlib sqlite3 with results."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.store import repo
+
+SQL_FILE = Path(__file__).resolve().parents[2] / "server" / "store" / "example_queries.sql"
+T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
+
+
+def example_queries() -> dict[str, str]:
+    """Title -> SQL, split on the ``-- name:`` headers."""
+    parts = re.split(r"^-- name: (.+)$", SQL_FILE.read_text(), flags=re.MULTILINE)
+    return {title.strip(): body.strip() for title, body in zip(parts[1::2], parts[2::2])}
+
+
+async def test_example_queries_return_sensible_rows(
+    db_path: Path, sm: async_sessionmaker[AsyncSession], add_version: Any
+) -> None:
+    v1 = await add_version(T0, f1=0.71, activate=True)
+    v2 = await add_version(T0 + timedelta(hours=1), f1=0.64, model_type="xgboost", activate=True)
+    async with sm.begin() as s:
+        await repo.activate(s, v1.id, actor="cli", kind="rolled_back", reason="worse f1",
+                            now=T0 + timedelta(hours=2))
+        failed = await repo.create_run(s, trigger="api", model_type="xgboost", config_snapshot={},
+                                       now=T0 + timedelta(hours=3))
+        await repo.finish_run(s, failed.id, status="failed", error="out of memory",
+                              now=T0 + timedelta(hours=3, minutes=1))
+
+    queries = example_queries()
+    assert len(queries) >= 4
+    with sqlite3.connect(db_path) as conn:
+        results = {title: conn.execute(sql).fetchall() for title, sql in queries.items()}
+    assert all(results.values()), {t: r for t, r in results.items() if not r}
+
+    active = results["Which version was active at a given time"]
+    assert active[0][:3] == (v1.tag, "random_forest", "rolled_back")  # T = 12:00, after the rollback
+    trend = results["F1 trend of the last 10 versions"]
+    assert [(r[0], r[1], r[2]) for r in trend] == [(v2.tag, "xgboost", 0.64), (v1.tag, "random_forest", 0.71)]
+    phases = results["Phase durations of the last 5 runs"]
+    assert {(r[3], r[4]) for r in phases} == {("load", 1.5), ("fit", 10.0)}
+    rollbacks = results["Rollbacks with from and to tags"]
+    assert [(r[1], r[2], r[4]) for r in rollbacks] == [(v2.tag, v1.tag, "worse f1")]
+    failures = results["Failed or interrupted runs and why"]
+    assert [(r[1], r[5]) for r in failures] == [("failed", "out of memory")]
