@@ -1,0 +1,59 @@
+"""The fast runtimes give scikit-learn's / XGBoost's probabilities on generated records."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from server.ml.generator import generate_flows
+from server.services.fastforest import NumpyForest, TreeliteForest, XGBoostRuntime, build_runtime
+
+
+@pytest.fixture(scope="module")
+def features(forest_pipeline):
+    """Model-feature rows for 3,000 fresh generated flows (not the training ones)."""
+    pipeline, _ = forest_pipeline
+    df = generate_flows(3000, seed=99)
+    return pipeline.named_steps["features"].transform(df[list(_raw_columns())])
+
+
+def _raw_columns():
+    return ("packet_size", "bytes_sent", "source_ip", "dest_ip", "protocol", "timestamp_seconds", "hour")
+
+
+def test_build_runtime_picks_the_fast_paths(forest_pipeline, xgb_pipeline):
+    """Forests go to treelite, XGBoost to inplace_predict."""
+    assert isinstance(build_runtime(forest_pipeline[0].named_steps["model"]), TreeliteForest)
+    assert isinstance(build_runtime(xgb_pipeline[0].named_steps["model"]), XGBoostRuntime)
+
+
+@pytest.mark.parametrize("runtime", [TreeliteForest, NumpyForest])
+def test_forest_runtimes_equal_sklearn(forest_pipeline, features, runtime):
+    """Within 1e-6 of predict_proba on 3,000 records, in one batch and row by row."""
+    model = forest_pipeline[0].named_steps["model"]
+    expected = model.predict_proba(features)[:, 1]
+    fast = runtime(model)
+    np.testing.assert_allclose(fast.positive_proba(features), expected, rtol=0, atol=1e-6)
+    single = np.array([fast.positive_proba(features[i:i + 1])[0] for i in range(200)])
+    np.testing.assert_allclose(single, expected[:200], rtol=0, atol=1e-6)
+
+
+def test_forest_runtime_handles_float32_ties():
+    """Values that round onto a threshold in float32 go the way scikit-learn sends them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3)) * 1e6 + 0.1
+    y = (X[:, 0] + rng.normal(size=400) * 1e5 > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    probe = np.vstack([X, X + 1e-3, X - 1e-3])
+    expected = model.predict_proba(probe)[:, 1]
+    for runtime in (TreeliteForest(model), NumpyForest(model)):
+        np.testing.assert_allclose(runtime.positive_proba(probe), expected, rtol=0, atol=1e-6)
+
+
+def test_xgboost_runtime_equals_predict_proba(xgb_pipeline, forest_pipeline):
+    """inplace_predict gives predict_proba's numbers."""
+    pipeline, X = xgb_pipeline
+    rows = pipeline.named_steps["features"].transform(X)
+    model = pipeline.named_steps["model"]
+    np.testing.assert_allclose(XGBoostRuntime(model).positive_proba(rows), model.predict_proba(rows)[:, 1],
+                               rtol=0, atol=1e-6)
