@@ -16,7 +16,7 @@ EVENT_TYPES = (
 )
 
 
-@dataclass
+@dataclass(eq=False)  # identity-hashed: kept in a set
 class Subscriber:
     """One client's bounded queue; `dropped` is set when it fell too far behind."""
 

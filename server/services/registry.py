@@ -35,12 +35,20 @@ def finite_or_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
 
+def store_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The ML result's metrics under the registry's (the seed's) names, JSON/SQL safe."""
+    renamed = dict(metrics)
+    if "f1_score" not in renamed and "f1" in renamed:
+        renamed["f1_score"] = renamed.pop("f1")
+    return finite_or_none(renamed)
+
+
 def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, str, bytes]]:
     """(kind, file name, content type, bytes) for everything a training result stores."""
     def as_json(value: Any) -> bytes:
         return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
 
-    metrics = {**result["metrics"], "phases": result.get("phases", []), "params": result.get("params", {}),
+    metrics = {**store_metrics(result["metrics"]), "phases": result.get("phases", []), "params": result.get("params", {}),
                "model_type": result["model_type"], "version": tag}
     payloads = [
         ("pipeline", f"model_{tag}.joblib", "application/octet-stream", result["pipeline"]),
@@ -85,7 +93,7 @@ class Registry:
                     session, run_id=run_id, tag=tag, model_type=result["model_type"],
                     params=result.get("params", {}), feature_names=result["feature_names"],
                     data_summary=result.get("data_summary", {}),
-                    metrics=finite_or_none(result["metrics"]), artifacts=specs, actor=actor)
+                    metrics=store_metrics(result["metrics"]), artifacts=specs, actor=actor)
                 await repo.finish_run(session, run_id, status="succeeded", version_id=version.id)
         log.info("registered version %s from run %d", tag, run_id)
         return version

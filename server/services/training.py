@@ -171,8 +171,8 @@ class TrainingService:
             result = await self._pool.run(run_id, spec)
             version = await self._save(active, result)
         except BrokenProcessPool:
-            await self._fail(active, self._death_reason(active))
             await self._pool.rebuild()
+            await self._fail(active, self._death_reason(active))
         except asyncio.CancelledError:
             await self._fail(active, "cancelled: server shutting down", status="cancelled")
             raise
@@ -183,8 +183,13 @@ class TrainingService:
             await self._succeed(active, version.tag)
         finally:
             run_id_var.reset(token)
-            self.active = None
+            self._release(active)
             active.done.set()
+
+    def _release(self, active: ActiveRun) -> None:
+        """The run's outcome is recorded: a new run may start (before clients hear of it)."""
+        if self.active is active:
+            self.active = None
 
     async def _save(self, active: ActiveRun, result: dict[str, Any]):
         """The server-side `save` phase: blobs, then one transaction for version and run."""
@@ -208,11 +213,13 @@ class TrainingService:
         elapsed = time.monotonic() - active.started
         async with self._sessions.begin() as session:
             await repo.finish_run(session, active.run_id, status=status, error=reason)
+        self._release(active)
         self._hub.publish({"type": "run_failed", "run_id": active.run_id, "status": status,
                            "error": reason, "elapsed_s": round(elapsed, 3)})
 
     async def _succeed(self, active: ActiveRun, tag: str) -> None:
         elapsed = time.monotonic() - active.started
+        self._release(active)
         self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
                            "elapsed_s": round(elapsed, 3)})
         if self._config.versioning.auto_activate:
