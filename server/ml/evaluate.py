@@ -1,0 +1,50 @@
+"""Hold-out metrics, including the Bayes ceiling when the true probability is known."""
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score, brier_score_loss, confusion_matrix, f1_score, precision_recall_curve,
+    precision_score, recall_score, roc_auc_score,
+)
+
+
+def best_f1(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """(best F1 over thresholds, the threshold achieving it)."""
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)[:-1]
+    if f1.size == 0:
+        return 0.0, 0.5
+    i = int(np.argmax(f1))
+    return float(f1[i]), float(thresholds[i])
+
+
+def evaluate(y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5, p_true: np.ndarray | None = None,
+             samples: int | None = None, n_features: int | None = None) -> dict:
+    """JSON-safe metrics of probabilities `proba` against 0/1 labels on the hold-out."""
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(proba, dtype=float)
+    pred = (p >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[0, 1]).ravel())
+    f1_best, thr_best = best_f1(y, p) if both else (0.0, threshold)
+    metrics = {
+        "threshold": float(threshold),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "auc_roc": float(roc_auc_score(y, p)) if both else None,
+        "pr_auc": float(average_precision_score(y, p)) if both else None,
+        "brier": float(brier_score_loss(y, p, labels=[0, 1])),
+        "tn": tn, "fp": fp, "fn": fn, "tp": tp,
+        "best_f1_threshold": thr_best,
+        "f1_at_best_threshold": f1_best,
+        "samples": int(samples if samples is not None else len(y)),
+        "test_samples": int(len(y)),
+        "features": int(n_features or 0),
+        "positive_rate": float(y.mean()) if len(y) else 0.0,
+    }
+    if p_true is not None and both and np.all(np.isfinite(p_true)):
+        metrics["bayes_auc_roc"] = float(roc_auc_score(y, p_true))
+        metrics["bayes_f1"] = best_f1(y, np.asarray(p_true, dtype=float))[0]
+        metrics["bayes_brier"] = float(brier_score_loss(y, p_true))
+    return metrics
