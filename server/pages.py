@@ -1,0 +1,40 @@
+"""HTML pages: the index, the monitoring dashboard and the predict form (data comes from the JSON API)."""
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server import keys
+from server.services import views
+
+routes = web.RouteTableDef()
+
+PHASES = ("data", "features", "training", "scoring", "shap", "plots", "save")
+
+
+def _common(request: web.Request) -> dict[str, Any]:
+    """Values every page template needs (the threshold default goes to JS via data-*)."""
+    return {"default_threshold": request.app[keys.CONFIG].api.default_threshold}
+
+
+@routes.get("/", name="index")
+@aiohttp_jinja2.template("index.html")
+async def index(request: web.Request) -> dict[str, Any]:
+    """What this is, the active model, quick links."""
+    return {**_common(request), "page": "index", "active": await views.active_metrics(request.app)}
+
+
+@routes.get("/dashboard", name="dashboard")
+@aiohttp_jinja2.template("dashboard.html")
+async def dashboard(request: web.Request) -> dict[str, Any]:
+    """The monitoring dashboard; its JS fetches everything from /api and /ws."""
+    return {**_common(request), "page": "dashboard", "phases": PHASES}
+
+
+@routes.get("/predict", name="predict")
+@aiohttp_jinja2.template("predict.html")
+async def predict(request: web.Request) -> dict[str, Any]:
+    """The flow-record form with presets, randomise and an explanation of the result."""
+    return {**_common(request), "page": "predict"}

@@ -1,0 +1,114 @@
+// Dashboard entry: loads everything from the JSON API, then follows /ws for live changes.
+import { api, postJSON } from "../api.js";
+import { bindThreshold } from "../threshold.js";
+import { toast, toastError } from "../toast.js";
+import { connectEvents } from "../ws.js";
+import { renderGallery } from "./gallery.js";
+import { renderCards, renderTrends } from "./metrics.js";
+import { explainSelected, initSamples, scoreSamples } from "./samples.js";
+import { initGlobalShap, loadGlobalShap } from "./shap.js";
+import { handleTrainingEvent, initTraining } from "./training.js";
+import { confirmRollback, renderVersions } from "./versions.js";
+
+const $ = (id) => document.getElementById(id);
+const AUTO_KEY = "autoRefresh";
+const threshold = bindThreshold($("threshold"), $("threshold-value"));
+let shownVersion; // undefined until the first load; null when no model is active
+let busy = null;
+let again = false;
+let ownRollback = null;
+
+async function activeMetrics() {
+  try {
+    return await api("/api/metrics");
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+async function load() {
+  const [metrics, history, versions] = await Promise.all([
+    activeMetrics(), api("/api/metrics/history?limit=50"), api("/api/versions/detail")]);
+  renderCards(metrics);
+  const best = metrics?.best_f1_threshold;
+  $("threshold-best").hidden = best === undefined || best === null;
+  if (best !== undefined && best !== null) {
+    $("threshold-best").dataset.value = best;
+    $("threshold-best").textContent = `Best-F1 (${Number(best).toFixed(2)})`;
+  }
+  renderTrends(history.history);
+  renderVersions(versions.versions, rollback);
+  renderGallery(versions.versions);
+  const version = metrics?.version ?? null;
+  if (version !== shownVersion) {
+    shownVersion = version;
+    await loadGlobalShap(Boolean(metrics));
+    if (metrics) await Promise.all([scoreSamples(), explainSelected()]);
+  }
+}
+
+/** Reload; calls arriving during a reload coalesce into one more reload. */
+function refresh() {
+  if (busy) { again = true; return busy; }
+  busy = load().catch((err) => toastError(err, "Could not load the dashboard")).finally(() => {
+    busy = null;
+    if (again) { again = false; refresh(); }
+  });
+  return busy;
+}
+
+async function rollback(tag) {
+  const answer = await confirmRollback(tag);
+  if (!answer) return;
+  ownRollback = tag;
+  try {
+    const result = await postJSON(`/api/versions/rollback/${encodeURIComponent(tag)}`, answer.reason ? { reason: answer.reason } : {});
+    toast(result.changed ? `Rolled back to ${result.version} (was ${result.previous ?? "none"})` : `${result.version} is already active`, "success");
+  } catch (err) {
+    ownRollback = null;
+    toastError(err, "Rollback failed");
+  }
+  refresh();
+}
+
+function onEvent(event) {
+  if (handleTrainingEvent(event)) { refresh(); return; }
+  if (event.type === "hello" && shownVersion !== undefined && (event.version ?? null) !== shownVersion) refresh();
+  if (event.type === "version_activated") refresh();
+  if (event.type === "rolled_back") {
+    if (ownRollback !== event.version) toast(`Rolled back to ${event.version} elsewhere`, "info");
+    ownRollback = null;
+    refresh();
+  }
+}
+
+function initToolbar() {
+  const auto = $("auto-refresh");
+  let timer = null;
+  const arm = () => {
+    clearInterval(timer);
+    timer = auto.checked ? setInterval(refresh, 30000) : null;
+  };
+  try { auto.checked = localStorage.getItem(AUTO_KEY) === "on"; } catch { /* ignore */ }
+  auto.addEventListener("change", () => {
+    try { localStorage.setItem(AUTO_KEY, auto.checked ? "on" : "off"); } catch { /* ignore */ }
+    arm();
+  });
+  arm();
+  $("refresh-now").addEventListener("click", refresh);
+  for (const id of ["threshold-default", "threshold-best"]) {
+    $(id).addEventListener("click", () => threshold.set($(id).dataset.value));
+  }
+}
+
+function wsStatus(state) {
+  $("ws-status").dataset.state = state;
+  $("ws-status").textContent = { live: "live", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
+}
+
+initToolbar();
+initTraining();
+initGlobalShap();
+initSamples((err) => toastError(err, "Explanation failed"));
+refresh().then(() => connectEvents(onEvent, wsStatus));
