@@ -15,6 +15,7 @@ from server import keys
 from server.api import ROUTE_TABLES
 from server.config import REPO_ROOT, Config
 from server.middlewares import errors_middleware, security_headers
+from server.security import make_guard
 from server.services.events import EventHub
 from server.services.inference import InferenceService
 from server.services.registry import Registry
@@ -31,7 +32,8 @@ STATIC_DIR = REPO_ROOT / "static"
 
 def create_app(config: Config) -> web.Application:
     """Build the web application; nothing is started until the app runs."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=config.api.max_body_bytes)
+    app = web.Application(middlewares=[errors_middleware, make_guard(config)],
+                          client_max_size=config.api.max_body_bytes)
     app[keys.CONFIG] = config
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)

@@ -106,6 +106,8 @@ class ApiConfig:
     default_threshold: float = 0.5
     max_batch: int = 1000
     max_body_bytes: int = 1048576
+    rate_limit_per_s: float = 200.0
+    rate_limit_burst: int = 400
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class VersioningConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     max_workers: int = 1
+    rate_limit_per_min: int = 10
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "api.max_body_bytes": (1024, 1 << 30),
     "versioning.keep_last": (1, 10_000),
     "training.max_workers": (1, 64),
+    "training.rate_limit_per_min": (0, 100_000),
+    "api.rate_limit_per_s": (0, 1_000_000),
+    "api.rate_limit_burst": (1, 1_000_000),
 }
 
 

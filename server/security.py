@@ -1,0 +1,115 @@
+"""Request guards: Host allow-list, same-origin writes, bearer token, per-client rate limits."""
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections import OrderedDict
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from server.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# Routes that change state or stream internals: token-protected when a token is configured.
+PROTECTED_PREFIXES = ("/api/train", "/api/versions/rollback", "/api/versions/prune", "/ws")
+PREDICT_PATHS = ("/api/predict", "/api/explain")
+TRAIN_START_PATHS = ("/api/train", "/api/train/async")
+MAX_TRACKED_CLIENTS = 10_000
+
+
+class TokenBucket:
+    """Per-client buckets, LRU-bounded so a flood of addresses cannot grow memory."""
+
+    def __init__(self, rate_per_s: float, burst: float) -> None:
+        self.rate = rate_per_s
+        self.burst = burst
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """0 if allowed, else seconds until a token is available."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.rate
+        self._buckets[client] = (tokens, now)
+        if len(self._buckets) > MAX_TRACKED_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_hosts(config) -> set[str]:
+    """Host names this server answers to (defence against DNS rebinding)."""
+    names = set(LOCAL_HOSTS) | {h.lower() for h in config.server.allowed_hosts}
+    bind = config.server.host.lower()
+    if bind not in ("0.0.0.0", "::", ""):
+        names.add(f"[{bind}]" if ":" in bind else bind)
+    return names
+
+
+def check_same_origin(request: web.Request) -> None:
+    """403 for a cross-site browser request (Origin of another site, or Sec-Fetch-Site)."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        raise Forbidden("cross-site request refused", fields={"Sec-Fetch-Site": "cross-site"})
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        raise Forbidden("cross-origin request refused", fields={"Origin": "must match the server's host"})
+
+
+def check_token(request: web.Request, token: str) -> None:
+    """Bearer token, compared in constant time; never logged."""
+    supplied = request.headers.get("Authorization", "")
+    if not supplied.startswith("Bearer ") and request.path == "/ws":
+        supplied = "Bearer " + request.query.get("token", "")
+    if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+        raise Unauthorized("a valid bearer token is required for this route",
+                           fields={"Authorization": "missing or wrong bearer token"})
+
+
+def make_guard(config):
+    """The guard middleware for one app's configuration."""
+    hosts = allowed_hosts(config)
+    token = config.server.token
+    api = config.api
+    predict_limit = TokenBucket(api.rate_limit_per_s, api.rate_limit_burst) if api.rate_limit_per_s > 0 else None
+    per_min = config.training.rate_limit_per_min
+    train_limit = TokenBucket(per_min / 60.0, max(1, per_min)) if per_min > 0 else None
+
+    @web.middleware
+    async def guard(request: web.Request, handler) -> web.StreamResponse:
+        if _host_name(request.host) not in hosts:
+            raise ValidationFailed("unexpected Host header", fields={"Host": "not an allowed host name"})
+        path = request.path
+        is_ws = path == "/ws"
+        if request.method in MUTATING or is_ws:
+            check_same_origin(request)
+            if token and path.startswith(PROTECTED_PREFIXES):
+                check_token(request, token)
+        client = request.remote or "unknown"
+        if predict_limit and path.startswith(PREDICT_PATHS):
+            _limit(predict_limit, client)
+        if train_limit and request.method == "POST" and path in TRAIN_START_PATHS:
+            _limit(train_limit, client)
+        return await handler(request)
+
+    return guard
+
+
+def _limit(bucket: TokenBucket, client: str) -> None:
+    wait = bucket.take(client)
+    if wait > 0:
+        raise RateLimited("too many requests; slow down", retry_after=max(1, math.ceil(wait)))
+
