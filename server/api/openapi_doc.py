@@ -1,0 +1,171 @@
+"""The OpenAPI 3.1 document describing every route (a test keeps it and the router in step)."""
+from __future__ import annotations
+
+from typing import Any
+
+from server.schemas import MAX_BYTES_SENT, MAX_PACKET_SIZE, MAX_TIMESTAMP
+
+ERROR = {"$ref": "#/components/responses/Error"}
+JSON_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, ok: dict[str, Any] | None = None, *, errors: tuple[int, ...] = (400,), tag: str = "api",
+        params: list | None = None, body: dict | None = None, ok_status: str = "200") -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag],
+                          "responses": {ok_status: ok or _json(JSON_OBJECT), **{str(c): ERROR for c in errors}}}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _p(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+THRESHOLD = _q("threshold", {"type": "number", "minimum": 0, "maximum": 1},
+               "Decision threshold for this call (default `api.default_threshold`).")
+HTML = {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+
+FLOW_RECORD = {
+    "type": "object",
+    "required": ["packet_size", "bytes_sent", "source_ip", "dest_ip", "protocol"],
+    "additionalProperties": True,
+    "description": "One network flow. Unknown fields are ignored and named in `warnings`.",
+    "properties": {
+        "packet_size": {"type": "number", "minimum": 0, "maximum": MAX_PACKET_SIZE},
+        "bytes_sent": {"type": "number", "minimum": 0, "maximum": MAX_BYTES_SENT},
+        "source_ip": {"type": "string", "description": "IPv4 or IPv6 address", "maxLength": 64},
+        "dest_ip": {"type": "string", "description": "IPv4 or IPv6 address", "maxLength": 64},
+        "protocol": {"type": "string", "minLength": 1, "maxLength": 64,
+                     "description": "Name or IANA number; unknown protocols map to `protocol_other`."},
+        "timestamp_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP,
+                              "description": "Unix seconds; defaults to now."},
+        "hour": {"type": "integer", "minimum": 0, "maximum": 23,
+                 "description": "Hour of day; derived from the timestamp (UTC) when omitted."},
+    },
+    "example": {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
+                "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12},
+}
+WARNINGS = {"type": "array", "items": {"type": "string"}}
+PREDICTION = {
+    "type": "object", "required": ["probability", "prediction", "threshold", "version", "warnings"],
+    "properties": {"probability": {"type": "number", "minimum": 0, "maximum": 1},
+                   "prediction": {"type": "integer", "enum": [0, 1]},
+                   "threshold": {"type": "number"}, "version": {"type": "string"}, "warnings": WARNINGS},
+}
+CONTRIBUTION = {
+    "type": "object", "required": ["feature", "value", "shap", "percent", "cumulative_percent"],
+    "properties": {"feature": {"type": "string"}, "value": {},
+                   "shap": {"type": "number", "description": "Contribution in probability units."},
+                   "percent": {"type": "number"}, "cumulative_percent": {"type": "number"}},
+}
+EXPLANATION = {
+    "type": "object",
+    "required": ["probability", "threshold", "decision", "expected_value", "version", "contributions", "warnings"],
+    "properties": {"probability": {"type": "number"}, "threshold": {"type": "number"},
+                   "decision": {"type": "integer", "enum": [0, 1]}, "expected_value": {"type": "number"},
+                   "version": {"type": "string"}, "model_type": {"type": "string"},
+                   "contributions": {"type": "array", "items": {"$ref": "#/components/schemas/Contribution"}},
+                   "warnings": WARNINGS},
+}
+IMPORTANCE = {"type": "array", "items": {"type": "object", "properties": {
+    "feature": {"type": "string"}, "importance": {"type": "number"}}}}
+TRAIN_BODY = {"type": "object", "additionalProperties": False, "properties": {
+    "model_type": {"type": "string", "enum": ["random_forest", "xgboost"]},
+    "search_iterations": {"type": "integer", "minimum": 1, "maximum": 200},
+    "rows": {"type": "integer", "minimum": 500, "maximum": 2000000},
+    "generate_data": {"type": "boolean"}}}
+RUN_ID = _p("run_id", {"type": "integer", "minimum": 1}, "Training run id.")
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/": {"get": _op("Index page", HTML, errors=(), tag="pages")},
+    "/dashboard": {"get": _op("Monitoring dashboard", HTML, errors=(), tag="pages")},
+    "/predict": {"get": _op("Prediction form", HTML, errors=(), tag="pages")},
+    "/healthz": {"get": _op("Liveness", errors=(), tag="health")},
+    "/readyz": {"get": _op("Readiness: schema at head, model loaded, degraded reason", errors=(503,), tag="health")},
+    "/api/predict": {"post": _op(
+        "Predict congestion for one flow or a list of flows (same order)",
+        _json({"oneOf": [{"$ref": "#/components/schemas/Prediction"},
+                         {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}]}),
+        errors=(400, 413, 415, 503), tag="predict", params=[THRESHOLD],
+        body={"oneOf": [{"$ref": "#/components/schemas/FlowRecord"},
+                        {"type": "array", "items": {"$ref": "#/components/schemas/FlowRecord"}, "minItems": 1}]})},
+    "/api/explain": {"post": _op(
+        "Local SHAP explanation of one flow; expected_value + sum(shap) = probability",
+        _json({"$ref": "#/components/schemas/Explanation"}), errors=(400, 413, 415, 503), tag="predict",
+        params=[THRESHOLD, _q("n", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                              "Top contributions to list; the rest are summed into `other`."),
+                _q("collapse_pairs", {"type": "boolean", "default": False},
+                   "Sum engineered columns per raw field (hour sin/cos, IP int/flag, protocol one-hots).")],
+        body={"$ref": "#/components/schemas/FlowRecord"})},
+    "/api/explain/global": {"get": _op(
+        "Global mean |SHAP| of the active version, per feature and per raw field",
+        _json({"type": "object", "properties": {"version": {"type": "string"}, "groups": IMPORTANCE,
+                                                 "features": IMPORTANCE}}), errors=(404,), tag="predict")},
+    "/api/openapi.json": {"get": _op("This document", errors=(), tag="docs")},
+    "/api/docs": {"get": _op("Readable API documentation", HTML, errors=(), tag="docs")},
+    "/api/train": {"post": _op("Train and wait for the outcome", errors=(400, 409, 415), tag="training",
+                               params=[_q("generate_data", {"type": "boolean"}, "Generate fresh data first.")],
+                               body=TRAIN_BODY)},
+    "/api/train/async": {"post": _op("Start a training run; answers at once", errors=(400, 409, 415),
+                                     tag="training", ok_status="202", body=TRAIN_BODY,
+                                     params=[_q("generate_data", {"type": "boolean"}, "Generate fresh data first.")])},
+    "/api/train/{run_id}/cancel": {"post": _op("Cancel the active run", errors=(400, 404, 409),
+                                               tag="training", params=[RUN_ID])},
+    "/api/train/runs": {"get": _op("Recent training runs", tag="training", params=[
+        _q("limit", {"type": "integer", "minimum": 1}, "How many runs.")])},
+    "/api/train/runs/{run_id}": {"get": _op("One training run with its phases", errors=(400, 404),
+                                            tag="training", params=[RUN_ID])},
+    "/api/train/events": {"get": _op("Server-sent training events", {
+        "description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        errors=(), tag="training")},
+    "/ws": {"get": _op("WebSocket: training progress and model events", {"description": "Switching protocols"},
+                       errors=(400, 401, 403), tag="training", ok_status="101")},
+    "/api/versions/detail": {"get": _op("Every model version with metrics and flags", errors=(), tag="versions")},
+    "/api/versions/rollback/{timestamp}": {"post": _op(
+        "Activate an older version", errors=(400, 404, 409, 410), tag="versions",
+        params=[_p("timestamp", {"type": "string", "pattern": r"^\d{8}_\d{6}$"}, "Version tag YYYYMMDD_HHMMSS.")])},
+    "/api/versions/prune": {"post": _op("Apply the retention policy now", errors=(), tag="versions")},
+    "/api/metrics": {"get": _op("Metrics of the active version", errors=(404,), tag="versions")},
+    "/api/metrics/history": {"get": _op("Metrics of every version over time", errors=(), tag="versions")},
+    "/download/{what}": {"get": _op(
+        "Download the active version's model, scaler or metrics",
+        {"description": "file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        errors=(400, 404, 410), tag="downloads",
+        params=[_p("what", {"type": "string", "enum": ["model", "scaler", "metrics"]}, "Which artifact.")])},
+    "/download/version/{file}": {"get": _op(
+        "Download a registered artifact by file name",
+        {"description": "file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        errors=(400, 404, 409, 410), tag="downloads",
+        params=[_p("file", {"type": "string", "maxLength": 200}, "Artifact file name.")])},
+}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    error = {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "fields"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Congestion monitor API", "version": "0.1.0",
+                 "description": "Network-traffic congestion prediction, explanation, training and model versions."},
+        "paths": PATHS,
+        "components": {
+            "schemas": {"FlowRecord": FLOW_RECORD, "Prediction": PREDICTION, "Explanation": EXPLANATION,
+                        "Contribution": CONTRIBUTION, "Error": error},
+            "responses": {"Error": _json({"$ref": "#/components/schemas/Error"},
+                                         "Error in the common envelope; `fields` names each bad input")},
+        },
+    }

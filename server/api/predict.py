@@ -1,0 +1,26 @@
+"""POST /api/predict: validated flow records in, probabilities and decisions out."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from server import keys
+from server.api.common import json_response, read_json
+from server.schemas import check_records, query_threshold
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/predict")
+async def predict(request: web.Request) -> web.Response:
+    """One record -> one answer; a list -> a list in the same order. `?threshold=` per call."""
+    config = request.app[keys.CONFIG]
+    threshold = query_threshold(request, config.api.default_threshold)
+    body = await read_json(request)
+    records, is_batch = check_records(body, config.api.max_batch)
+    result = await request.app[keys.INFERENCE].predict([r.record for r in records])
+    answers = [
+        {"probability": p, "prediction": int(p >= threshold), "threshold": threshold,
+         "version": result.version, "warnings": [*r.warnings, *result.warnings]}
+        for r, p in zip(records, result.probabilities)
+    ]
+    return json_response(answers if is_batch else answers[0])
