@@ -70,3 +70,5 @@ def setup_logging(config: LoggingConfig, *, file_name: str = "server.log") -> No
     root.setLevel(config.level)
     # aiohttp's access log is noisy at INFO for a dashboard that polls.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for chatty in ("alembic", "matplotlib"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
