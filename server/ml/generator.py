@@ -91,9 +91,10 @@ def _dest(rng: np.random.Generator, n: int, episode: np.ndarray, after: np.ndarr
     sub = rng.choice(n_base, size=n, p=popularity / popularity.sum())
     ep_sub = rng.choice(n_base, size=max(episode.max() + 1, 1), p=popularity / popularity.sum())
     sub = np.where(episode >= 0, ep_sub[np.maximum(episode, 0)], sub)
-    if n_new:
-        moved = after & (rng.random(n) < n_new / (n_new + n_base))
-        sub[moved] = n_base + rng.integers(0, n_new, size=moved.sum())
+    # Drawn whatever n_new is, so the random stream (hence all pre-scenario flows) stays the same.
+    moved = after & (rng.random(n) < n_new / (n_new + n_base))
+    pick = (rng.random(n) * max(n_new, 1)).astype(np.int64)  # integers(0, 1) would draw nothing
+    sub[moved] = n_base + pick[moved]
     host = rng.integers(1, 30, size=n)
     pref = np.array(prefixes, dtype=object)[sub]
     dest = np.array([p + (format(h, "x") if p.endswith("::") else str(h)) for p, h in zip(pref, host)])
@@ -167,7 +168,10 @@ def generate_flows(rows: int, seed: int, positive_rate: float = 0.15, scenario: 
         PACKET_SIZE: size.astype(np.int64), BYTES_SENT: nbytes, SOURCE_IP: src.astype(object),
         DEST_IP: dest.astype(object), PROTOCOL: PROTOCOLS[proto].astype(object), TIMESTAMP: ts, HOUR: hours.astype(np.int64),
     })
-    intercept = _calibrate(_logit(df, caps, proto), positive_rate)  # calibrated before scenario shifts
+    # Calibrate on pre-scenario traffic (all of it when the scenario covers everything), so the
+    # scenario shifts the rate instead of being calibrated away.
+    base = _logit(df, caps, proto)
+    intercept = _calibrate(base[~after] if (~after).any() else base, positive_rate)
     mult = float(scen["load_multiplier"])
     if mult != 1.0:
         df[BYTES_SENT] = np.where(after, np.round(nbytes * mult), nbytes).astype(np.int64)
