@@ -40,6 +40,10 @@ class Unavailable(AppError):
     code = "unavailable"
 
 
+class StorageFailure(AppError):
+    code = "storage_error"
+
+
 class Forbidden(AppError):
     code = "forbidden"
 
@@ -77,6 +81,7 @@ HTTP_STATUS: dict[str, int] = {
     "blob_integrity": 409,
     "blob_not_found": 409,
     "internal_error": 500,
+    "storage_error": 507,
     "schema_error": 503,
     "schema_outdated": 503,
     "schema_unknown_revision": 503,

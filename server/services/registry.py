@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from server.config import Config
-from server.errors import Gone, IntegrityFailure, ValidationFailed
+from server.errors import Gone, IntegrityFailure, StorageFailure, ValidationFailed
 from server.services.events import EventHub
 from server.services.inference import InferenceService, ServingBundle, build_bundle
 from server.store import repo
@@ -87,7 +87,11 @@ class Registry:
             tag = await repo.next_tag(session)
         payloads = artifact_payloads(tag, result)
         async with self._lock:  # the blob GC must not see these blobs before their rows exist
-            specs = await asyncio.to_thread(self._write_blobs, payloads)
+            try:
+                specs = await asyncio.to_thread(self._write_blobs, payloads)
+            except OSError as exc:  # disk full, quota, permissions: no row, no stray blob
+                await self._collect_garbage()
+                raise StorageFailure(f"could not save the model artifacts: {exc.strerror or exc}") from None
             async with self._sessions.begin() as session:
                 version = await repo.register_version(
                     session, run_id=run_id, tag=tag, model_type=result["model_type"],
@@ -144,11 +148,15 @@ class Registry:
         except KeyError as exc:
             raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
 
-    async def load_at_start_up(self) -> None:
-        """Remove orphan blobs, then serve the active version or else the newest that verifies."""
+    async def _collect_garbage(self) -> int:
+        """Delete blobs no live artifact row references (orphans of a failed or killed save)."""
         async with self._sessions() as session:
             referenced = await repo.referenced_sha256s(session)
-        removed = await asyncio.to_thread(self._blobs.gc, referenced)
+        return await asyncio.to_thread(self._blobs.gc, referenced)
+
+    async def load_at_start_up(self) -> None:
+        """Remove orphan blobs, then serve the active version or else the newest that verifies."""
+        removed = await self._collect_garbage()
         if removed:
             log.warning("removed %d orphan blob(s) left by an interrupted save", removed)
         async with self._sessions() as session:
@@ -182,9 +190,7 @@ class Registry:
                 for version in doomed:
                     await repo.mark_pruned(session, version.id, actor=actor, reason="retention")
             if doomed:
-                async with self._sessions() as session:
-                    referenced = await repo.referenced_sha256s(session)
-                removed = await asyncio.to_thread(self._blobs.gc, referenced)
+                removed = await self._collect_garbage()
                 log.info("pruned %d version(s), removed %d blob(s)", len(doomed), removed)
         return [v.tag for v in doomed]
 

@@ -93,6 +93,7 @@ class TrainingService:
         self._relay_task: asyncio.Task | None = None
         self._start_lock = asyncio.Lock()
         self.active: ActiveRun | None = None
+        self._closing = False
 
     @property
     def pool(self) -> TrainingPool | InProcessRunner:
@@ -109,6 +110,7 @@ class TrainingService:
 
     async def shut_down(self) -> None:
         """Cancel the active run (recorded as cancelled), stop the relay and the pool."""
+        self._closing = True
         if self.active is not None:
             await self.cancel(self.active.run_id, reason="server shutting down")
         if self._relay_task is not None:
@@ -171,7 +173,8 @@ class TrainingService:
             result = await self._pool.run(run_id, spec)
             version = await self._save(active, result)
         except BrokenProcessPool:
-            await self._pool.rebuild()
+            if not self._closing:
+                await self._pool.rebuild()
             await self._fail(active, self._death_reason(active))
         except asyncio.CancelledError:
             await self._fail(active, "cancelled: server shutting down", status="cancelled")
