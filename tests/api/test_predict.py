@@ -22,7 +22,8 @@ WEEK = 7 * 86_400  # same hour and weekday, outside every window: identical feat
 def flow(i: int, **changes) -> dict:
     """A record with its own source IP and destination subnet (no window overlap with others)."""
     return {**SEED, "source_ip": f"10.{i // 250}.{i % 250}.7", "dest_ip": f"172.20.{i % 250}.9",
-            "packet_size": 100 + 37 * i, "bytes_sent": 500 + 911 * i, **changes}
+            "packet_size": 40 + (i * 131) % 1460, "bytes_sent": int(50 * 2.2 ** (i % 18)),
+            "protocol": ("TCP", "UDP", "ICMP", "GRE")[i % 4], "hour": (i * 5) % 24, **changes}
 
 
 async def predict(client, body, status: int = 200, query: str = ""):
