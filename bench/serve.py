@@ -49,7 +49,7 @@ def environ(workdir: Path) -> dict[str, str]:
     """Env overrides pointing storage at workdir."""
     return {**os.environ, "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
             "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"), "CONGESTION_LOGGING__DIR": "",
-            "CONGESTION_LOGGING__LEVEL": "WARNING"}
+            "CONGESTION_LOGGING__LEVEL": "WARNING", "CONGESTION_API__RATE_LIMIT_PER_S": "0"}
 
 
 def ensure_model(workdir: Path) -> None:
