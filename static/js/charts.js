@@ -11,35 +11,37 @@ export function colors() {
   };
 }
 
-function applyTheme(chart) {
-  const c = colors();
-  chart.options.color = c.fg;
-  for (const scale of Object.values(chart.options.scales || {})) {
+function applyTheme(target, c) {
+  const options = target.options;
+  options.color = c.fg;
+  for (const scale of Object.values(options.scales || {})) {
     scale.ticks = { ...(scale.ticks || {}), color: c.muted };
     scale.grid = { ...(scale.grid || {}), color: c.grid };
     if (scale.title) scale.title.color = c.muted;
   }
-  if (chart.options.plugins?.legend) chart.options.plugins.legend.labels = { ...chart.options.plugins.legend.labels, color: c.fg };
-  chart.$recolor?.(c, chart);
+  if (options.plugins?.legend) options.plugins.legend.labels = { ...options.plugins.legend.labels, color: c.fg };
+  target.$recolor?.(c, target);
 }
 
-/** Create a chart; `recolor(colors)` re-applies dataset colours when the theme changes. */
+/** Create a chart; `recolor(colors, chartOrConfig)` sets dataset colours, again on theme change. */
 export function makeChart(canvas, config, recolor) {
   const old = Chart.getChart(canvas);
   if (old) { charts.delete(old); old.destroy(); }
-  const chart = new Chart(canvas, {
+  const full = {
     ...config,
     options: { responsive: true, maintainAspectRatio: false, animation: { duration: 250 }, ...config.options },
-  });
+    $recolor: recolor,
+  };
+  applyTheme(full, colors()); // before construction, so the first paint has the theme's colours
+  const chart = new Chart(canvas, full);
   chart.$recolor = recolor;
-  applyTheme(chart);
-  chart.update("none");
   charts.add(chart);
   return chart;
 }
 
 document.addEventListener("themechange", () => {
-  for (const chart of charts) { applyTheme(chart); chart.update("none"); }
+  const c = colors();
+  for (const chart of charts) { applyTheme(chart, c); chart.update("none"); }
 });
 
 /** Horizontal signed bar chart (SHAP): positive bars push towards congestion. */

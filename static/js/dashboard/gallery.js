@@ -9,6 +9,6 @@ export function renderGallery(versions) {
   document.getElementById("gallery-empty").hidden = plots.length > 0;
   document.getElementById("gallery-grid").replaceChildren(...plots.map((a) => el("figure", { class: "plot" },
     el("a", { href: `${a.url}?inline=1`, target: "_blank", rel: "noopener" },
-      el("img", { src: `${a.url}?inline=1`, alt: `${title(a.name)} plot of version ${active.timestamp}`, loading: "lazy", width: "640", height: "480" })),
+      el("img", { src: `${a.url}?inline=1`, alt: `${title(a.name)} plot of version ${active.timestamp}`, width: "640", height: "480" })),
     el("figcaption", {}, title(a.name)))));
 }
