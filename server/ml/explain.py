@@ -45,6 +45,8 @@ class Explainer:
         self.feature_names = self.vectoriser.feature_names
         self.groups = [feature_group(n) for n in self.feature_names]
         self.model_type = "xgboost" if isinstance(self.model, xgb.XGBClassifier) else "random_forest"
+        if self.model_type == "xgboost":
+            self.model.get_booster().set_param({"nthread": 1})  # OpenMP spin-up dominates one-row calls
         self._tree: object | None = None
 
     def __getstate__(self) -> dict:
