@@ -80,6 +80,10 @@ def test_training_run_shows_live_phases_and_new_version(page, live_server):
         expect(item).to_have_attribute("data-status", "done")
         expect(item.locator(".phase-time")).to_have_text(re.compile(r"\d+(\.\d+)? (ms|s)"))
     expect(page.locator(".toast", has_text="Training finished")).to_be_visible()
+    expect(page.locator("#fits")).to_be_visible()  # the search's fits came as progress events
+    fits = page.locator("#fits-bar")
+    assert float(fits.get_attribute("max")) >= 1
+    assert fits.evaluate("bar => bar.value === bar.max")
     expect(page.locator("#run")).to_have_attribute("data-state", "idle")
 
     log = page.evaluate("window.__phaseLog")

@@ -1,7 +1,11 @@
 // The active version's PNG plots (evaluation and EDA artifacts).
 import { el, label } from "../format.js";
 
-const title = (name) => label(name.replace(/_\d{8}_\d{6}\.png$/, "").replace(/^plot_/, ""));
+const TITLES = { pr: "precision–recall", roc: "ROC curve", shap_global: "global SHAP importance" };
+const title = (name) => {
+  const key = name.replace(/_\d{8}_\d{6}\.png$/, "");
+  return TITLES[key] ?? label(key);
+};
 
 export function renderGallery(versions) {
   const active = versions.find((v) => v.active);
