@@ -10,8 +10,21 @@ export class ApiError extends Error {
   }
 }
 
+const TOKEN_KEY = "apiToken"; // only needed when the server is configured with a token
+
+export function apiToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch { return ""; }
+}
+
+export function setApiToken(value) {
+  try {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage disabled: the token lasts until reload */ }
+}
+
 export async function api(path, { method = "GET", body, signal } = {}) {
   const init = { method, signal, headers: { Accept: "application/json" } };
+  if (apiToken()) init.headers.Authorization = `Bearer ${apiToken()}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

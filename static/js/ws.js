@@ -1,4 +1,5 @@
 // The /ws event stream with exponential-backoff reconnects.
+import { apiToken } from "./api.js";
 export function connectEvents(onEvent, onStatus = () => {}) {
   let delay = 1000;
   let socket = null;
@@ -6,7 +7,8 @@ export function connectEvents(onEvent, onStatus = () => {}) {
 
   function open() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws`);
+    const query = apiToken() ? `?token=${encodeURIComponent(apiToken())}` : ""; // browsers cannot set headers here
+    socket = new WebSocket(`${scheme}://${location.host}/ws${query}`);
     onStatus("connecting");
     socket.addEventListener("open", () => { delay = 1000; onStatus("live"); });
     socket.addEventListener("message", (message) => {

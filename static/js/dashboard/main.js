@@ -1,5 +1,5 @@
 // Dashboard entry: loads everything from the JSON API, then follows /ws for live changes.
-import { api, postJSON } from "../api.js";
+import { api, postJSON, setApiToken } from "../api.js";
 import { bindThreshold } from "../threshold.js";
 import { toast, toastError } from "../toast.js";
 import { connectEvents } from "../ws.js";
@@ -97,6 +97,13 @@ function initToolbar() {
   });
   arm();
   $("refresh-now").addEventListener("click", refresh);
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setApiToken($("api-token").value.trim());
+    $("api-token").value = "";
+    toast("API token saved for this tab; reconnecting", "info");
+    location.reload(); // the WebSocket picks the token up on connect
+  });
   for (const id of ["threshold-default", "threshold-best"]) {
     $(id).addEventListener("click", () => threshold.set($(id).dataset.value));
   }
