@@ -14,7 +14,9 @@ from aiohttp import WSCloseCode, web
 from server import keys
 from server.api import ROUTE_TABLES
 from server.config import REPO_ROOT, Config
+from server import observability
 from server.middlewares import errors_middleware, security_headers
+from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
 from server.services.events import EventHub
 from server.services.inference import InferenceService
@@ -32,8 +34,9 @@ STATIC_DIR = REPO_ROOT / "static"
 
 def create_app(config: Config) -> web.Application:
     """Build the web application; nothing is started until the app runs."""
-    app = web.Application(middlewares=[errors_middleware, make_guard(config)],
+    app = web.Application(middlewares=[observe_middleware, errors_middleware, make_guard(config)],
                           client_max_size=config.api.max_body_bytes)
+    observability.install(app)
     app[keys.CONFIG] = config
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
@@ -41,7 +44,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.extend([database, blob_store, services, training])
+    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, training])
     app.on_shutdown.append(close_websockets)
     return app
 
@@ -67,15 +70,19 @@ async def blob_store(app: web.Application) -> AsyncIterator[None]:
 
 async def services(app: web.Application) -> AsyncIterator[None]:
     """Event hub, serving bundle and registry; loads the active model off the loop."""
-    hub = EventHub()
-    inference = InferenceService()
-    registry = Registry(app[keys.CONFIG], app[keys.SESSIONS], app[keys.BLOBS], hub, inference)
+    config = app[keys.CONFIG]
+    hub = EventHub(observers=(app[keys.METRICS].observe_event,))
+    inference = InferenceService(config.features.max_window_keys)
+    registry = Registry(config, app[keys.SESSIONS], app[keys.BLOBS], hub, inference)
     app[keys.EVENTS] = hub
     app[keys.INFERENCE] = inference
     app[keys.REGISTRY] = registry
     await registry.load_at_start_up()
-    yield
-    hub.close_all()
+    try:
+        yield
+    finally:
+        hub.close_all()
+        await inference.close()
 
 
 async def training(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from server.config import Config
+    from server.observability import Metrics
     from server.services.events import EventHub
     from server.services.inference import InferenceService
     from server.services.registry import Registry
@@ -24,3 +25,4 @@ REGISTRY = web.AppKey["Registry"]("registry")
 INFERENCE = web.AppKey["InferenceService"]("inference")
 TRAINING = web.AppKey["TrainingService"]("training")
 WEBSOCKETS = web.AppKey["weakref.WeakSet[web.WebSocketResponse]"]("websockets")
+METRICS = web.AppKey["Metrics"]("metrics")

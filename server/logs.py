@@ -11,6 +11,7 @@ from server.config import LoggingConfig
 
 run_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
 version_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("version", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s%(tags)s: %(message)s"
 
@@ -21,11 +22,14 @@ class ContextTags(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.run_id = getattr(record, "run_id", None) or run_id_var.get()
         record.version = getattr(record, "version", None) or version_var.get()
+        record.request_id = getattr(record, "request_id", None) or request_id_var.get()
         tags = []
         if record.run_id is not None:
             tags.append(f"run={record.run_id}")
         if record.version:
             tags.append(f"version={record.version}")
+        if record.request_id:
+            tags.append(f"req={record.request_id}")
         record.tags = f" [{' '.join(tags)}]" if tags else ""
         return True
 
@@ -51,10 +55,8 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(config: LoggingConfig, *, file_name: str = "server.log") -> None:
     """Install console + rotating-file handlers on the root logger (idempotent)."""
+    remove_handlers()
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_congestion", False):
-            root.removeHandler(handler)
     formatter = JsonFormatter() if config.format == "json" else logging.Formatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if config.dir:
@@ -72,3 +74,12 @@ def setup_logging(config: LoggingConfig, *, file_name: str = "server.log") -> No
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     for chatty in ("alembic", "matplotlib"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def remove_handlers() -> None:
+    """Detach and close the handlers setup_logging installed."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_congestion", False):
+            root.removeHandler(handler)
+            handler.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import keys
 from server.store import db
@@ -35,3 +36,10 @@ async def readyz(request: web.Request) -> web.Response:
     if inference.degraded:
         body["status"] = "degraded"
     return web.json_response(body)
+
+
+@routes.get("/metrics")
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the server's metrics."""
+    body = generate_latest(request.app[keys.METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

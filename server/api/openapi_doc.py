@@ -92,6 +92,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/dashboard": {"get": _op("Monitoring dashboard", HTML, errors=(), tag="pages")},
     "/predict": {"get": _op("Prediction form", HTML, errors=(), tag="pages")},
     "/healthz": {"get": _op("Liveness", errors=(), tag="health")},
+    "/metrics": {"get": _op("Prometheus metrics (text exposition format)",
+                            {"description": "Prometheus text format",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}},
+                            errors=(), tag="health")},
     "/readyz": {"get": _op("Readiness: schema at head, model loaded, degraded reason", errors=(503,), tag="health")},
     "/api/predict": {"post": _op(
         "Predict congestion for one flow or a list of flows (same order)",

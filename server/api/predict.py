@@ -23,4 +23,8 @@ async def predict(request: web.Request) -> web.Response:
          "version": result.version, "warnings": [*r.warnings, *result.warnings]}
         for r, p in zip(records, result.probabilities)
     ]
+    positives = sum(a["prediction"] for a in answers)
+    counter = request.app[keys.METRICS].predictions
+    counter.labels("congested").inc(positives)
+    counter.labels("clear").inc(len(answers) - positives)
     return json_response(answers if is_batch else answers[0])

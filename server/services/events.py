@@ -5,7 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ class RunSnapshot:
 class EventHub:
     """Publishes events to every subscriber; a slow subscriber is dropped, never buffered."""
 
-    def __init__(self) -> None:
+    def __init__(self, observers: tuple[Callable[[dict[str, Any]], None], ...] = ()) -> None:
         self._subscribers: set[Subscriber] = set()
+        self._observers = observers  # e.g. metrics: see every event, synchronously
         self.current_run: RunSnapshot | None = None
 
     @property
@@ -68,6 +69,8 @@ class EventHub:
     def publish(self, event: dict[str, Any]) -> None:
         """Record the event in the run snapshot and hand it to every subscriber without waiting."""
         self._track(event)
+        for observer in self._observers:
+            observer(event)
         for subscriber in list(self._subscribers):
             try:
                 subscriber.queue.put_nowait(event)

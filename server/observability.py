@@ -1,0 +1,137 @@
+"""Prometheus metrics, request ids and access logs.
+
+Metrics live in a per-app CollectorRegistry (tests build many apps in one process). The
+training worker runs in another process; instead of prometheus' multiprocess mode, its phase
+durations reach us inside the progress events it already sends, and the server records them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from typing import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+
+from server import keys
+from server.logs import request_id_var
+
+access_log = logging.getLogger("server.access")
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LAG_INTERVAL_S = 1.0
+
+
+class Metrics:
+    """Every metric the server exports, registered on one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("congestion_http_requests_total", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("congestion_http_request_duration_seconds", "HTTP request latency",
+                                 ["method", "route"], registry=r,
+                                 buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10))
+        self.predictions = Counter("congestion_predictions_total", "Predictions served by decision",
+                                   ["decision"], registry=r)
+        self.training_runs = Counter("congestion_training_runs_total", "Finished training runs by outcome",
+                                     ["outcome"], registry=r)
+        self.phase_seconds = Histogram("congestion_training_phase_duration_seconds",
+                                       "Training phase durations", ["phase"], registry=r,
+                                       buckets=(.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900))
+        self.loop_lag = Gauge("congestion_event_loop_lag_seconds",
+                              "How late the event loop woke a 1 s timer, last sample", registry=r)
+
+    def observe_event(self, event: dict) -> None:
+        """Fold a training event into the counters (called by the relay for every event)."""
+        kind = event.get("type")
+        if kind == "phase_finished" and event.get("duration_s") is not None:
+            self.phase_seconds.labels(event["phase"]).observe(event["duration_s"])
+        elif kind == "run_finished":
+            self.training_runs.labels("succeeded").inc()
+        elif kind == "run_failed":
+            self.training_runs.labels(event.get("status", "failed")).inc()
+
+
+class _LiveState:
+    """Collector for values read at scrape time: active model, WebSocket clients."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    def collect(self):
+        bundle = self._app[keys.INFERENCE].bundle if keys.INFERENCE in self._app else None
+        info = InfoMetricFamily("congestion_active_model", "The model version being served")
+        if bundle is not None:
+            info.add_metric([], {"version": bundle.version, "model_type": bundle.model_type})
+        yield info
+        clients = GaugeMetricFamily("congestion_websocket_clients", "Connected WebSocket clients")
+        clients.add_metric([], len(self._app[keys.WEBSOCKETS]))
+        yield clients
+
+
+def route_label(request: web.Request) -> str:
+    """The route's template (bounded cardinality), never the raw path."""
+    route = request.match_info.route
+    resource = getattr(route, "resource", None)
+    if resource is None:
+        return "unmatched"
+    return resource.canonical
+
+
+def install(app: web.Application) -> Metrics:
+    """Create the app's metrics and the collector of live state."""
+    metrics = Metrics()
+    metrics.registry.register(_LiveState(app))
+    app[keys.METRICS] = metrics
+    return metrics
+
+
+@web.middleware
+async def observe_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Request id in, header out; count and time every request; one access-log line."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics = request.app[keys.METRICS]
+        route = route_label(request)
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %d %.1fms", request.method, route, status, elapsed * 1000)
+        request_id_var.reset(token)
+
+
+async def loop_lag_monitor(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: sample event-loop lag once a second."""
+    gauge = app[keys.METRICS].loop_lag
+
+    async def sample() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            planned = loop.time() + LAG_INTERVAL_S
+            await asyncio.sleep(LAG_INTERVAL_S)
+            gauge.set(max(0.0, loop.time() - planned))
+
+    task = asyncio.create_task(sample(), name="loop-lag")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
