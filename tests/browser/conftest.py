@@ -95,11 +95,18 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the session (Debian's package, never a downloaded build)."""
+def chromium_executable() -> str:
+    """The browser binary, checked before the (slower) server fixture is built."""
     executable = chromium_path()
-    if not executable:
-        _no_browser("no chromium found (apt-get install chromium, or set CHROMIUM_PATH)")
+    if not executable or not os.access(executable, os.X_OK):
+        _no_browser(f"no chromium found at {executable!r} (apt-get install chromium, or set CHROMIUM_PATH)")
+    return executable
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable):
+    """One headless Chromium for the session (Debian's package, never a downloaded build)."""
+    executable = chromium_executable
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -184,7 +191,7 @@ def watch() -> Watch:
 
 
 @pytest.fixture
-def new_page(live_server, browser, watch):
+def new_page(chromium_executable, live_server, browser, watch):
     """A factory of pages in fresh contexts (own localStorage), watched for errors."""
     # live_server comes first: its trained template uses asyncio.run(), which cannot run once
     # Playwright's sync API has started its own event loop in this thread.
