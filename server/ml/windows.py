@@ -102,6 +102,18 @@ class _KeyWindows:
         return out
 
 
+def _peek_window(dq: deque, total: int, t: int, nbytes: int, w: int) -> tuple[float, float]:
+    """What `_KeyWindows.add` would report for one window, computed without changing it."""
+    count, sums = len(dq) + 1, total + nbytes
+    cutoff = t - w
+    for ts, size in dq:  # `add` expires from the left only, so mirror exactly that
+        if ts > cutoff:
+            break
+        count -= 1
+        sums -= size
+    return float(count), float(sums)
+
+
 class WindowState:
     """Bounded online state producing the same aggregates as compute_aggregates."""
 
@@ -124,6 +136,21 @@ class WindowState:
         else:
             self._keys.move_to_end(key)
         return slot
+
+    def peek(self, record: Mapping[str, object]) -> dict[str, float]:
+        """The aggregates `update` would return for this flow, leaving the state untouched."""
+        t = int(record[TIMESTAMP])  # type: ignore[call-overload]
+        nbytes = int(float(record[BYTES_SENT]))  # type: ignore[arg-type]
+        src = self._keys.get(("src",) + parse_ip(str(record[SOURCE_IP])))
+        dst = self._keys.get(("dst",) + subnet_key(str(record[DEST_IP]), self.subnet_prefix,
+                                                   self.subnet_prefix_v6))
+        out: dict[str, float] = {}
+        for i, w in enumerate(self.windows_s):
+            sc, sb = _peek_window(src.deques[i], src.sums[i], t, nbytes, w) if src else (1.0, float(nbytes))
+            dc, db = _peek_window(dst.deques[i], dst.sums[i], t, nbytes, w) if dst else (1.0, float(nbytes))
+            out[f"src_flows_{w}s"], out[f"src_bytes_{w}s"] = sc, sb
+            out[f"dst_subnet_flows_{w}s"], out[f"dst_subnet_bytes_{w}s"] = dc, db
+        return out
 
     def update(self, record: Mapping[str, object]) -> dict[str, float]:
         """Add one flow to the state and return its aggregates (counting the flow itself)."""

@@ -202,14 +202,16 @@ class InferenceService:
             state = self._windows = WindowState(windows_s, prefix, self.max_window_keys, prefix_v6)
         return state
 
-    def _vectors(self, bundle: ServingBundle, records: list[dict]) -> tuple[list[list[float]], list[dict]]:
-        """Model-ordered feature vectors and window aggregates; updates the online windows."""
+    def _vectors(self, bundle: ServingBundle, records: list[dict],
+                 observe: bool = True) -> tuple[list[list[float]], list[dict]]:
+        """Model-ordered feature vectors and window aggregates; predicted flows join the windows."""
         assert bundle.vectoriser is not None and bundle.alignment is not None
         vectors, aggregates = [], []
         with self._windows_lock:
             state = self._window_state(bundle)
+            aggregate = state.update if observe else state.peek
             for record in records:
-                aggs = state.update(record)
+                aggs = aggregate(record)
                 try:
                     vectors.append(bundle.alignment.apply(bundle.vectoriser.vector(record, aggs)))
                 except ValueError as exc:
@@ -241,7 +243,8 @@ class InferenceService:
         return cached
 
     def _explain(self, bundle: ServingBundle, record: dict, n: int | None, collapse: bool) -> dict[str, Any]:
-        vectors, aggregates = self._vectors(bundle, [record])
+        # Explaining a flow is not seeing it again: it must not count twice in the windows.
+        vectors, aggregates = self._vectors(bundle, [record], observe=False)
         vector, aggs = vectors[0], aggregates[0]
         probability = float(bundle.runtime.positive_proba(np.asarray(vectors))[0])  # type: ignore[union-attr]
         shap_row, expected = self._shap(bundle, vector)

@@ -27,6 +27,19 @@ def test_offline_aggregates_follow_time_order_not_row_order(flows: pd.DataFrame)
                           compute_aggregates(unique, [60], 24).to_numpy())
 
 
+def test_peek_answers_what_update_would_without_changing_state(flows: pd.DataFrame):
+    state = WindowState([60, 600], 24, max_keys=100_000)
+    records = flows.to_dict("records")
+    for record in records[:400]:
+        state.update(record)
+    for record in records[400:450]:  # later flows, unseen keys among them
+        keys_before = len(state)
+        peeked = state.peek(record)
+        assert len(state) == keys_before, "peek adds no key"
+        assert state.peek(record) == peeked, "peeking twice changes nothing"
+        assert state.update(record) == peeked
+
+
 def test_window_state_is_bounded_and_counts_current_flow():
     state = WindowState([60], 24, max_keys=4)
     for i in range(10):
