@@ -78,7 +78,7 @@ class FeaturesConfig:
 
 @dataclass(frozen=True)
 class ImbalanceConfig:
-    method: str = "smote"
+    method: str = "none"
     class_weight: str | None = None
 
 

@@ -101,7 +101,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "Predict congestion for one flow or a list of flows (same order)",
         _json({"oneOf": [{"$ref": "#/components/schemas/Prediction"},
                          {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}]}),
-        errors=(400, 413, 415, 503), tag="predict", params=[THRESHOLD],
+        errors=(400, 413, 415, 503), tag="predict",
+        params=[THRESHOLD, _q("observe", {"type": "boolean", "default": True},
+                              "Add the flows to the online window state (false: a what-if query).")],
         body={"oneOf": [{"$ref": "#/components/schemas/FlowRecord"},
                         {"type": "array", "items": {"$ref": "#/components/schemas/FlowRecord"}, "minItems": 1}]})},
     "/api/explain": {"post": _op(

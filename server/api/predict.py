@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server import keys
-from server.api.common import json_response, read_json
+from server.api.common import json_response, query_bool, read_json
 from server.schemas import check_records, query_threshold
 
 routes = web.RouteTableDef()
@@ -17,7 +17,8 @@ async def predict(request: web.Request) -> web.Response:
     threshold = query_threshold(request, config.api.default_threshold)
     body = await read_json(request)
     records, is_batch = check_records(body, config.api.max_batch)
-    result = await request.app[keys.INFERENCE].predict([r.record for r in records])
+    observe = query_bool(request, "observe", default=True)
+    result = await request.app[keys.INFERENCE].predict([r.record for r in records], observe=observe)
     answers = [
         {"probability": p, "prediction": int(p >= threshold), "threshold": threshold,
          "version": result.version, "warnings": [*r.warnings, *result.warnings]}

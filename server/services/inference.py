@@ -171,13 +171,29 @@ class InferenceService:
             raise Unavailable(f"no model is active; train one first{reason}")
         return bundle
 
-    async def predict(self, records: list[dict]) -> Prediction:
-        """Probabilities for validated records, batched with concurrent requests, off the loop."""
+    async def predict(self, records: list[dict], observe: bool = True) -> Prediction:
+        """Probabilities for validated records, batched with concurrent requests, off the loop.
+
+        `observe=False` answers "what if" questions (dashboard samples) without adding the
+        flows to the online windows, so they cannot skew the aggregates of real traffic.
+        """
         self.active()
+        if not observe:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._predict_pool, self._predict_unobserved, records)
         return await self.batcher.submit(records)
 
+    def _predict_unobserved(self, records: list[dict]) -> Prediction:
+        bundle = self.active()
+        vectors, _ = self._vectors(bundle, records, observe=False)
+        probabilities = bundle.runtime.positive_proba(np.asarray(vectors, dtype=np.float64))  # type: ignore[union-attr]
+        return Prediction(bundle.version, [float(p) for p in probabilities],
+                          bundle.alignment.warnings)  # type: ignore[union-attr]
+
     async def explain(self, record: dict, n: int | None, collapse: bool) -> dict[str, Any]:
-        """Local SHAP explanation of one validated record (also counted in the online windows)."""
+        """Local SHAP explanation of one validated record (peeks at, never feeds, the windows)."""
         import asyncio
 
         bundle = self.active()

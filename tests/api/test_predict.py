@@ -103,3 +103,17 @@ async def test_valid_edge_values(client, record):
 async def test_no_model_is_503_json(empty_client):
     """Without an active version the API answers 503 in the error envelope."""
     await expect_error(await empty_client.post("/api/predict", json=SEED), 503, "unavailable")
+
+
+async def test_observe_false_leaves_the_online_windows_alone(client):
+    record = {"packet_size": 1200, "bytes_sent": 5_000_000, "source_ip": "10.9.9.9", "dest_ip": "10.0.0.50",
+              "protocol": "UDP", "timestamp_seconds": 1700000000}
+    first = await (await client.post("/api/predict?observe=false", json=record)).json()
+    second = await (await client.post("/api/predict?observe=false", json=record)).json()
+    assert first["probability"] == second["probability"]
+    counted = await (await client.post("/api/predict", json=record)).json()
+    assert counted["probability"] == first["probability"], "the first observed flow sees the same windows"
+    again = await (await client.post("/api/predict?observe=false", json=record)).json()
+    windows = client.app[keys.INFERENCE]._windows
+    assert windows is not None and len(windows) == 2  # one source key, one destination subnet
+    assert again["version"] == first["version"]

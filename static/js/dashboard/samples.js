@@ -29,7 +29,8 @@ function paintSamples() {
 }
 
 export async function scoreSamples() {
-  const results = await postJSON("/api/predict", PRESETS.map((p) => p.flow)); // one batch call
+  // observe=false: sample flows are "what if" questions, not traffic for the online windows.
+  const results = await postJSON("/api/predict?observe=false", PRESETS.map((p) => p.flow));
   scored = results;
   $("samples-table").tBodies[0].replaceChildren(...PRESETS.map((p, i) => el("tr", { dataset: { preset: p.key } },
     el("th", { scope: "row" }, p.name),
