@@ -1,4 +1,4 @@
-"""`congestion` / `python -m server`: serve, the offline pipeline, data, DB and versions."""
+"""`congestion` / `python -m server`: serve, the offline pipeline, data, bulk scoring, DB and versions."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", parents=[common], help="metadata database schema")
     dbp.add_argument("action", choices=["upgrade", "current"])
 
+    score = sub.add_parser("score", parents=[common], help="score a flow CSV/Parquet file in bulk")
+    score.add_argument("--data", required=True, help="flow CSV or Parquet to score")
+    score.add_argument("--out", required=True, help="output .parquet or .csv (written atomically)")
+    score.add_argument("--version", help="model version timestamp (default: the active one)")
+    score.add_argument("--threshold", type=float, help="decision threshold (default: api.default_threshold)")
+    score.add_argument("--explain", type=int, default=0, metavar="N", help="add the top N SHAP contributions")
+    score.add_argument("--on-error", choices=["skip", "fail"], default="skip", help="bad rows: skip them or fail")
+    score.add_argument("--chunk-rows", type=int, default=100_000, metavar="N", help="rows per chunk")
+    score.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     versions = sub.add_parser("versions", parents=[common], help="list, roll back or prune versions")
     versions.add_argument("action", choices=["list", "rollback", "prune"])
     versions.add_argument("timestamp", nargs="?")
@@ -84,6 +94,10 @@ def _dispatch(args: argparse.Namespace, config) -> int:
         return _pipeline(args, config)
     if args.command == "generate-data":
         return _generate(args, config)
+    if args.command == "score":
+        from server.services import scoring
+
+        return scoring.run(config, scoring.ScoreOptions.from_args(args))
     if args.command == "db":
         action = commands.db_upgrade if args.action == "upgrade" else commands.db_current
         return asyncio.run(action(config))
