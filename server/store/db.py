@@ -1,8 +1,10 @@
-"""Async engine with SQLite pragmas, sessions, and the start-up schema check / migration."""
+"""Async engine (SQLite pragmas or PostgreSQL session settings), sessions, schema check / migration."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,10 @@ SQLITE_PRAGMAS = (
     ("foreign_keys", "ON"),
     ("busy_timeout", "5000"),
 )
+# Per-connection PostgreSQL settings: psql users and SQL functions see UTC like on SQLite.
+POSTGRES_SERVER_SETTINGS = {"timezone": "UTC", "application_name": "congestion-monitor"}
+# Any constant shared by every process of this app: serialises concurrent start-up migrations.
+POSTGRES_MIGRATION_LOCK = 0x636F6E67  # "cong"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,39 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def _json_nan_as_null(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_nan_as_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_nan_as_null(v) for v in value]
+    return value
+
+
+def postgres_json_dumps(value: Any) -> str:
+    """JSON for PostgreSQL, whose ``json`` type rejects NaN/Infinity: those become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_json_nan_as_null(value), allow_nan=False)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine; SQLite files get their folder created and pragmas on connect."""
+    """Create an async engine; SQLite files get their folder created and pragmas on connect.
+
+    PostgreSQL connections get :data:`POSTGRES_SERVER_SETTINGS` (session time zone UTC) and a
+    pre-ping, since a server shared by several processes may restart under them.
+    """
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        settings = {**POSTGRES_SERVER_SETTINGS, **connect_args.get("server_settings", {})}
+        connect_args["server_settings"] = settings
+        kwargs = {"pool_pre_ping": True, "json_serializer": postgres_json_dumps,
+                  **kwargs, "connect_args": connect_args}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
@@ -112,9 +146,12 @@ def run_migration_sync(conn: Connection, migrate: Callable[[Connection], None]) 
     Batch migrations recreate tables (copy, drop, rename); with ``foreign_keys=ON`` the drop
     would cascade into or be refused by child rows. The pragma is a no-op inside a
     transaction, hence it is toggled around ``begin()``, and integrity is re-checked before
-    the commit.
+    the commit. On PostgreSQL (transactional DDL, ALTER in place) the transaction first takes
+    an advisory lock, so servers starting together migrate one after the other: the later
+    ones find the schema at head and do nothing.
     """
     sqlite = conn.dialect.name == "sqlite"
+    postgres = conn.dialect.name == "postgresql"
     if sqlite:
         if conn.in_transaction():
             conn.commit()
@@ -122,6 +159,8 @@ def run_migration_sync(conn: Connection, migrate: Callable[[Connection], None]) 
         conn.commit()
     try:
         with conn.begin():
+            if postgres:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK})")
             migrate(conn)
             if sqlite:
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -174,7 +213,8 @@ async def prepare_database(
     """Bring the schema to head at start-up, or refuse with an actionable :class:`SchemaError`.
 
     Empty DB -> upgrade. Behind head -> backup (SQLite) then upgrade if ``auto_upgrade``,
-    else refuse. Unknown revision (newer code wrote it, or another app) -> refuse.
+    else refuse. Unknown revision (newer code wrote it, or another app) -> refuse. There is
+    no automatic backup on PostgreSQL: take one with ``pg_dump`` before upgrading the code.
     """
     head = head_revision()
     before = await current_revision(engine)
@@ -209,7 +249,11 @@ async def prepare_database(
                 code="schema_outdated",
             )
         backup = await backup_sqlite(engine, backup_dir, before)
-        log.warning("schema %s -> %s; backup written to %s", before, head, backup)
+        if backup is not None:
+            log.warning("schema %s -> %s; backup written to %s", before, head, backup)
+        else:
+            log.warning("schema %s -> %s; no automatic backup on %s", before, head,
+                        engine.dialect.name)
     after = await upgrade(engine)
     assert after == head, (after, head)
     return SchemaState(before, head, head, upgraded=True, backup_path=backup)

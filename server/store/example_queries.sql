@@ -1,4 +1,5 @@
 -- Example queries for the sqlite3 CLI:  sqlite3 blobs/metadata.sqlite3
+-- (PostgreSQL: example_queries.postgresql.sql, the same queries in its dialect.)
 -- Times are UTC text like '2026-11-26 07:00:00.000000', so plain string comparison works.
 -- Each query starts with a "-- name:" line; tests/store/test_example_queries.py runs them all.
 

@@ -1,0 +1,46 @@
+-- The queries of example_queries.sql for psql:  psql "$DATABASE_URL"  (libpq form of the URL)
+-- Columns are timestamptz: compare with an explicit offset ('... +00'). The server's
+-- connections use time zone UTC; in psql run  SET TIME ZONE 'UTC';  to read times the same way.
+-- round(x, n) needs numeric in PostgreSQL, hence the ::numeric casts.
+-- Each query starts with a "-- name:" line; tests/store/test_store_example_queries.py runs them all.
+
+-- name: Which version was active at a given time
+-- Replace the timestamp; the latest activation or rollback at or before it wins.
+SELECT v.tag, v.model_type, e.kind, e.created_at AS since
+FROM model_events AS e
+JOIN model_versions AS v ON v.id = e.version_id
+WHERE e.kind IN ('activated', 'rolled_back')
+  AND e.created_at <= TIMESTAMPTZ '2026-11-26 12:00:00+00'
+ORDER BY e.created_at DESC, e.id DESC
+LIMIT 1;
+
+-- name: F1 trend of the last 10 versions
+SELECT v.tag, v.model_type, round(m.f1_score::numeric, 4) AS f1,
+       round(m.pr_auc::numeric, 4) AS pr_auc, v.created_at, v.pruned_at IS NOT NULL AS pruned
+FROM model_versions AS v
+JOIN version_metrics AS m ON m.version_id = v.id
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT 10;
+
+-- name: Phase durations of the last 5 runs
+SELECT r.id AS run, r.status, r.model_type, p.name AS phase,
+       round(p.duration_s::numeric, 2) AS seconds
+FROM training_runs AS r
+JOIN run_phases AS p ON p.run_id = r.id
+WHERE r.id IN (SELECT id FROM training_runs ORDER BY started_at DESC, id DESC LIMIT 5)
+ORDER BY r.id DESC, p.started_at;
+
+-- name: Rollbacks with from and to tags
+SELECT e.created_at, f.tag AS from_tag, t.tag AS to_tag, e.actor, e.reason
+FROM model_events AS e
+JOIN model_versions AS t ON t.id = e.version_id
+LEFT JOIN model_versions AS f ON f.id = e.from_version_id
+WHERE e.kind = 'rolled_back'
+ORDER BY e.created_at DESC;
+
+-- name: Failed or interrupted runs and why
+SELECT id, status, trigger, started_at, round(duration_s::numeric, 1) AS seconds, error
+FROM training_runs
+WHERE status IN ('failed', 'interrupted')
+ORDER BY started_at DESC
+LIMIT 20;
