@@ -69,7 +69,7 @@ export function explanationView(prefix) {
     $("warnings").replaceChildren(...warnings);
     const maxAbs = Math.max(0, ...rows.map((r) => Math.abs(r.shap)));
     $("contrib-table").tBodies[0].replaceChildren(...rows.map((r) => tableRow(r, maxAbs)));
-    signedBars($("local-chart"), rows.map((r) => label(r.feature)), rows.map((r) => r.shap), "SHAP value (log-odds towards congestion)");
+    signedBars($("local-chart"), rows.map((r) => label(r.feature)), rows.map((r) => r.shap), "SHAP value (probability towards congestion)");
   }
 
   return { show, setThreshold, get last() { return last; } };

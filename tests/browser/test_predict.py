@@ -22,6 +22,7 @@ def test_preset_prediction_shows_explanation(page, screenshots):
     assert page.evaluate("Chart.getChart(document.getElementById('predict-local-chart')).data.labels.length") >= 2
     expect(page.locator("#result-empty")).to_be_hidden()
     page.wait_for_timeout(400)
+    page.wait_for_timeout(400)  # let chart animations settle for the screenshot
     page.screenshot(path=screenshots / "predict.png", full_page=True)
 
 
@@ -81,4 +82,5 @@ def test_predict_mobile(new_page, screenshots):
     page.locator('[data-preset="heavy-hitter"]').click()
     expect(page.locator("#predict-explanation")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.wait_for_timeout(400)  # let chart animations settle for the screenshot
     page.screenshot(path=screenshots / "predict-390-dark.png", full_page=True)
