@@ -16,13 +16,12 @@ NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}_\d{8}_\d{6}\.(joblib|json|png)$")
 ACTIVE_KINDS = {"model": "pipeline", "scaler": "preprocessor", "metrics": "metrics"}
 
 
-async def _send(request: web.Request, name: str) -> web.Response:
+async def _send(request: web.Request, name: str, cache_control: str) -> web.Response:
     artifact, data = await request.app[keys.REGISTRY].read_artifact(name)
-    disposition = "inline" if artifact.content_type == "image/png" and request.query.get("inline") else "attachment"
     return web.Response(body=data, content_type=artifact.content_type, headers={
-        "Content-Disposition": f'{disposition}; filename="{artifact.name}"',
+        "Content-Disposition": f'attachment; filename="{artifact.name}"',
         "X-Content-SHA256": artifact.sha256,
-        "Cache-Control": "private, max-age=31536000, immutable",
+        "Cache-Control": cache_control,
     })
 
 
@@ -33,7 +32,8 @@ async def download_active(request: web.Request) -> web.Response:
     name = await views.active_artifact_name(request.app, kind)
     if name is None:
         raise NotFound("no active model version yet")
-    return await _send(request, name)
+    # The active version changes with training and rollback: never cache this alias.
+    return await _send(request, name, "no-cache")
 
 
 @routes.get("/download/version/{file}")
@@ -42,4 +42,5 @@ async def download_version(request: web.Request) -> web.Response:
     name = request.match_info["file"]
     if not NAME_PATTERN.fullmatch(name):
         raise NotFound("no such artifact")
-    return await _send(request, name)
+    # A registered name always means the same bytes (content-addressed, immutable).
+    return await _send(request, name, "private, max-age=31536000, immutable")
