@@ -40,6 +40,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         response = error_response(status_for(exc.code), exc.code, exc.message, exc.fields, **exc.extra)
         if headers:
             response.headers.update(headers)
+        if request.get("close_connection"):  # set by read_json when the body stream is unusable
+            response.force_close()
         return response
     except StoreError as exc:
         # Store errors carry stable codes too (not_found, conflict, blob_integrity...).

@@ -12,6 +12,7 @@ from aiohttp import web
 from server.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 MAX_JSON_DEPTH = 32
+CLOSE_CONNECTION = "close_connection"  # request key: answer with Connection: close
 
 
 def _reject_constant(name: str) -> Any:
@@ -57,6 +58,10 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"the body is larger than {request.client_max_size} bytes") from None
+    except web.RequestPayloadError:  # a corrupt Content-Encoding stream, or a truncated chunked body
+        request[CLOSE_CONNECTION] = True  # the rest of the stream cannot be parsed: no keep-alive
+        raise ValidationFailed("the body could not be decoded",
+                               fields={"body": "malformed or truncated (check Content-Encoding)"}) from None
     if optional and not raw.strip():
         return None
     try:

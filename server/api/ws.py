@@ -15,6 +15,9 @@ routes = web.RouteTableDef()
 HEARTBEAT_S = 20.0
 MAX_CLIENT_MESSAGE = 64 * 1024
 SSE_KEEPALIVE_S = 15.0
+# A client that cannot take one frame in this long has stopped reading: its socket buffers are
+# full and send_str would wait for drain forever, pinning the handler and its queued events.
+SEND_TIMEOUT_S = 10.0
 
 
 @routes.get("/ws")
@@ -27,7 +30,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     subscriber = hub.subscribe()
     reader = asyncio.create_task(_drain_client(ws))
     try:
-        await ws.send_str(dumps({"type": "hello", "version": request.app[keys.INFERENCE].version}))
+        if not await _send(request, ws, dumps({"type": "hello", "version": request.app[keys.INFERENCE].version})):
+            return ws
         while not ws.closed:
             getter = asyncio.ensure_future(subscriber.queue.get())
             dropped = asyncio.ensure_future(subscriber.dropped.wait())
@@ -36,15 +40,40 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             for task in pending - {reader}:
                 task.cancel()
             if getter in done:
-                await ws.send_str(dumps(getter.result()))
+                if not await _send(request, ws, dumps(getter.result())):
+                    break
             elif dropped in done:
-                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow, reconnect")
+                try:
+                    await asyncio.wait_for(ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow, reconnect"),
+                                           SEND_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    _abort(request)
             else:
                 break
     finally:
         hub.unsubscribe(subscriber)
         reader.cancel()
     return ws
+
+
+async def _send(request: web.Request, ws: web.WebSocketResponse, text: str) -> bool:
+    """Send one frame; False (connection aborted) when the client is gone or stopped reading."""
+    try:
+        await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+        return True
+    except asyncio.TimeoutError:
+        log.warning("aborting a WebSocket client that stopped reading")
+    except ConnectionError:
+        pass
+    _abort(request)
+    return False
+
+
+def _abort(request: web.Request) -> None:
+    """Drop the connection without flushing: a close frame could never get through a full buffer."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:
