@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from server.ml.schema import BYTES_SENT, DEST_IP, SOURCE_IP, TIMESTAMP
+from server.ml.features import IpEncoder, ProtocolEncoder
+from server.ml.schema import BYTES_SENT, DEST_IP, PROTOCOL, SOURCE_IP, TIMESTAMP
 from server.ml.windows import WindowState, aggregate_names, compute_aggregates
 from server.services.inference import ServingBundle
 
@@ -90,12 +91,36 @@ class StreamWindows:
         return out
 
 
+def _distinct_rows(part: object, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """part.transform on each distinct value of a text column once, spread back to every row.
+
+    Row-wise transformers only: flow logs repeat a few thousand addresses across millions of rows,
+    and hashing them beats the string sort inside the transformers' np.unique by ~10x.
+    """
+    codes, uniques = pd.factorize(frame[column])
+    return part.transform(pd.DataFrame({column: np.asarray(uniques, dtype=object)}))[codes]  # type: ignore[attr-defined]
+
+
+def _part_matrix(part: object, frame: pd.DataFrame) -> np.ndarray:
+    if isinstance(part, IpEncoder):
+        return np.hstack([_distinct_rows(IpEncoder(columns=(c,)), frame, c) for c in part.columns])
+    if isinstance(part, ProtocolEncoder):
+        return _distinct_rows(part, frame, PROTOCOL)
+    return np.asarray(part.transform(frame), dtype=np.float64)  # type: ignore[attr-defined]
+
+
 def feature_matrix(bundle: ServingBundle, frame: pd.DataFrame, aggregates: np.ndarray) -> np.ndarray:
-    """Model-ordered features for checked rows and their aggregates, via the fitted union's own transform."""
+    """Model-ordered features for checked rows and their aggregates, from the fitted union's own transformers.
+
+    The union's parts in its order, hstacked as FeatureUnion.transform does; WindowAggregates passes
+    the aggregate columns through.
+    """
     assert bundle.vectoriser is not None and bundle.alignment is not None
     union = bundle.pipeline.named_steps["features"]
     inputs = frame.assign(**{name: aggregates[:, j] for j, name in enumerate(bundle.vectoriser.aggregate_names)})
-    X = np.asarray(union.transform(inputs), dtype=np.float64)  # WindowAggregates passes the columns through
+    parts = [t for _, t in union.transformer_list if t not in (None, "drop")]
+    X = np.hstack([_part_matrix(part, inputs) for part in parts]) if len(inputs) else np.empty(
+        (0, len(bundle.vectoriser.feature_names)))
     if bundle.alignment.identity:
         return X
     index = np.asarray(bundle.alignment.index, dtype=np.intp)

@@ -6,9 +6,11 @@ columns plus `probability`, `prediction`, `version` (and top-N SHAP contribution
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,8 +24,8 @@ from server.ml.errors import DataError
 from server.ml.schema import FLOW_COLUMNS, HOUR
 from server.services.batch_features import StreamWindows, feature_matrix
 from server.services.inference import ServingBundle, build_bundle
-from server.services.scoring_io import AtomicTableWriter, BadRow, FlowReader, rename_columns
-from server.services.scoring_rows import check_chunk, missing_columns
+from server.services.scoring_io import AtomicTableWriter, BadRow, Chunk, FlowReader, rename_columns
+from server.services.scoring_rows import CheckedChunk, check_chunk, missing_columns
 from server.store.blobs import LocalBlobStore
 from server.store.errors import BlobIntegrityError, BlobNotFound
 
@@ -104,23 +106,39 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
     windows = StreamWindows.for_bundle(bundle, max_window_keys)
     report = ScoreReport(bundle.version)
     started = time.perf_counter()
-    with AtomicTableWriter(options.out) as writer, tqdm(
+
+    def finish(chunk: Chunk, checked: CheckedChunk, X: np.ndarray) -> None:
+        """Predict and write one chunk (worker thread: GTIL and the Parquet writer release the GIL)."""
+        probability = bundle.runtime.positive_proba(X) if len(X) else np.empty(0)  # type: ignore[union-attr]
+        writer.write(_output(chunk.table, checked, columns, probability, threshold, bundle, X, options.explain))
+        bar.update(chunk.table.num_rows)
+
+    # Two stages on two cores: this thread reads, checks and builds features for chunk k+1 while the
+    # worker predicts and writes chunk k. One chunk in flight keeps memory at about three chunks.
+    with contextlib.closing(reader), AtomicTableWriter(options.out) as writer, tqdm(
             total=reader.total_rows, unit=" rows", unit_scale=True, desc="scoring", file=sys.stderr,
-            disable=not options.progress, dynamic_ncols=True) as bar:
-        for chunk in reader:
-            bad = reader.drain_bad_rows()
-            checked = check_chunk(chunk.table, columns, chunk.lines)
-            bad += checked.bad
-            _record_bad(report, bad, options.on_error, on_bad)
-            aggregates = windows.aggregates(checked.frame)
-            X = feature_matrix(bundle, checked.frame, aggregates)
-            probability = bundle.runtime.positive_proba(X) if len(X) else np.empty(0)  # type: ignore[union-attr]
-            writer.write(_output(chunk.table, checked, columns, probability, threshold, bundle, X, options.explain))
-            report.rows_read += chunk.table.num_rows
-            report.rows_scored += len(X)
-            bar.update(chunk.table.num_rows)
-        _record_bad(report, reader.drain_bad_rows(), options.on_error, on_bad)
-        if writer.rows == 0 and report.rows_read == 0:
+            disable=not options.progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(1) as worker:
+        pending: Future | None = None
+        try:
+            for chunk in reader:
+                checked = check_chunk(chunk.table, columns, chunk.lines)
+                last = int(chunk.lines[-1]) if len(chunk.lines) else None
+                dropped = reader.drain_bad_rows(last)  # rows the CSV parser could not split into fields
+                report.rows_read += len(dropped)
+                _record_bad(report, dropped + checked.bad, options.on_error, on_bad)
+                X = feature_matrix(bundle, checked.frame, windows.aggregates(checked.frame))
+                if pending is not None:
+                    pending.result()
+                pending = worker.submit(finish, chunk, checked, X)
+                report.rows_read += chunk.table.num_rows
+                report.rows_scored += len(X)
+            dropped = reader.drain_bad_rows()
+            report.rows_read += len(dropped)
+            _record_bad(report, dropped, options.on_error, on_bad)
+        finally:
+            if pending is not None:
+                pending.result()  # never leave the writer mid-table, whatever failed here
+        if report.rows_read == 0:
             raise DataError("the file has a header but no data rows")
     report.seconds = time.perf_counter() - started
     report.online_reason = windows.online_reason

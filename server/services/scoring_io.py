@@ -18,6 +18,7 @@ from server.ml.errors import DataError
 from server.ml.ingest import _kind  # one definition of which suffixes are CSV and which Parquet
 
 SAMPLE_BYTES = 64 * 1024
+MIN_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class FlowReader:
         self._malformed: list[int] = []   # data lines the CSV parser dropped, in file order
         self._pending: list[BadRow] = []
         self._file: Any = None
+        self._csv: Any = None
         if self.kind == "parquet":
             try:
                 self._file = pq.ParquetFile(self.path)
@@ -77,9 +79,19 @@ class FlowReader:
         self._row_bytes = max(16, len(rest) // rows)
         return names
 
-    def drain_bad_rows(self) -> list[BadRow]:
-        """Rows the parser dropped since the last call."""
-        out, self._pending = self._pending, []
+    def close(self) -> None:
+        """Release the CSV reader now: arrow aborts the process if it is torn down at interpreter exit."""
+        if self._csv is not None:
+            self._csv.close()
+            self._csv = None
+
+    def drain_bad_rows(self, through_line: int | None = None) -> list[BadRow]:
+        """Rows the parser dropped (up to a data line; the parser reads ahead) not drained before."""
+        if through_line is None:
+            out, self._pending = self._pending, []
+        else:
+            out = [b for b in self._pending if b.line <= through_line]
+            self._pending = [b for b in self._pending if b.line > through_line]
         return out
 
     def _on_invalid(self, row: Any) -> str:
@@ -105,7 +117,8 @@ class FlowReader:
         yield from self._iter_csv()
 
     def _iter_csv(self) -> Iterator[Chunk]:
-        read = pacsv.ReadOptions(use_threads=False, block_size=max(SAMPLE_BYTES, self._row_bytes * self.chunk_rows))
+        block = max(MIN_BLOCK_BYTES, self._row_bytes * self.chunk_rows)  # a block must hold any single row
+        read = pacsv.ReadOptions(use_threads=False, block_size=block)
         parse = pacsv.ParseOptions(invalid_row_handler=self._on_invalid, newlines_in_values=True)
         convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in self.columns},
                                        strings_can_be_null=False, quoted_strings_can_be_null=False)
@@ -113,6 +126,7 @@ class FlowReader:
             reader = pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
             raise DataError(f"could not read the file: {exc}") from None
+        self._csv = reader
         seen = 0
         while True:
             try:
@@ -121,7 +135,9 @@ class FlowReader:
                 return
             except pa.ArrowInvalid as exc:
                 raise DataError(f"could not read the file after data line {seen}: {exc}") from None
-            yield Chunk(pa.Table.from_batches([batch]), self._csv_lines(seen, batch.num_rows))
+            table, lines = pa.Table.from_batches([batch]), self._csv_lines(seen, batch.num_rows)
+            for start in range(0, batch.num_rows, self.chunk_rows):
+                yield Chunk(table.slice(start, self.chunk_rows), lines[start:start + self.chunk_rows])
             seen += batch.num_rows
 
 

@@ -1,0 +1,92 @@
+"""Bulk-scoring benchmark: `congestion score` on a generated 1,000,000-row flow file.
+
+Run by hand on an idle machine: `python bench/score.py [--rows N] [--format csv|parquet] [--explain N]`.
+The flow file and a default model (`congestion pipeline`, default config) are cached under
+$TMPDIR/congestion-bench-score and reused. The scorer runs as a child process; its peak RSS comes
+from os.wait4's rusage for that child alone. Targets (2 cores, default RandomForest):
+>= 100,000 rows/s and peak RSS < 1 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def environ(workdir: Path) -> dict[str, str]:
+    """Env overrides pointing storage at workdir."""
+    return {**os.environ, "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
+            "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"), "CONGESTION_LOGGING__DIR": "",
+            "CONGESTION_LOGGING__LEVEL": "WARNING"}
+
+
+def ensure_flows(cache: Path, rows: int, fmt: str) -> Path:
+    """The generated flow file (default seed), written once and reused."""
+    path = cache / f"flows_{rows}.{fmt}"
+    if not path.exists():
+        from server.ml.data import generate_flows, write_flows
+
+        print(f"generating {rows:,} flows into {path} ...", flush=True)
+        started = time.perf_counter()
+        write_flows(generate_flows(rows, seed=2024), path)
+        print(f"  done in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
+    return path
+
+
+def ensure_model(workdir: Path) -> None:
+    """Train the default model into workdir unless it already holds one."""
+    if (workdir / "metadata.sqlite3").exists():
+        return
+    print(f"training the default model into {workdir} (congestion pipeline) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "server", "pipeline"], cwd=REPO, env=environ(workdir), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, summary line) of one `congestion score` child process."""
+    cmd = [sys.executable, "-m", "server", "score", "--data", str(data), "--out", str(out), "--no-progress", *extra]
+    started = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=REPO, env=environ(workdir), stdout=subprocess.PIPE, text=True)
+    output = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"scorer failed ({child.returncode}): {output}")
+    return wall, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
+
+
+def main() -> None:
+    """Generate/reuse data and model, score, report rows/s and peak memory."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--explain", type=int, default=0, help="also ask for the top N SHAP contributions")
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "congestion-bench-score")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    data = ensure_flows(args.cache, args.rows, args.format)
+    workdir = args.cache / "model"
+    ensure_model(workdir)
+    out = args.cache / "scored.parquet"
+    extra = ["--chunk-rows", str(args.chunk_rows)] + (["--explain", str(args.explain)] if args.explain else [])
+    wall, rss, summary = run_scorer(workdir, data, out, extra)
+    loop = re.search(r"in ([\d.]+) s \(([\d,]+) rows/s\)", summary)
+    print(summary)
+    print(f"rows:            {args.rows:,} ({args.format}, chunks of {args.chunk_rows:,})")
+    print(f"scoring loop:    {loop.group(2) if loop else '?'} rows/s ({loop.group(1) if loop else '?'} s)")
+    print(f"end to end:      {args.rows / wall:,.0f} rows/s ({wall:.1f} s, incl. start-up and model load)")
+    print(f"peak RSS:        {rss / 2**20:,.0f} MiB (target < 1024)")
+
+
+if __name__ == "__main__":
+    main()
