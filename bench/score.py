@@ -50,8 +50,8 @@ def ensure_model(workdir: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, summary line) of one `congestion score` child process."""
+def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[float, int, float, str]:
+    """(wall seconds, peak RSS bytes, CPU seconds, summary line) of one `congestion score` child process."""
     cmd = [sys.executable, "-m", "server", "score", "--data", str(data), "--out", str(out), "--no-progress", *extra]
     started = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=REPO, env=environ(workdir), stdout=subprocess.PIPE, text=True)
@@ -61,7 +61,7 @@ def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"scorer failed ({child.returncode}): {output}")
-    return wall, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
+    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, output.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -79,13 +79,17 @@ def main() -> None:
     ensure_model(workdir)
     out = args.cache / "scored.parquet"
     extra = ["--chunk-rows", str(args.chunk_rows)] + (["--explain", str(args.explain)] if args.explain else [])
-    wall, rss, summary = run_scorer(workdir, data, out, extra)
+    load_before = os.getloadavg()[0]
+    wall, rss, cpu, summary = run_scorer(workdir, data, out, extra)
     loop = re.search(r"in ([\d.]+) s \(([\d,]+) rows/s\)", summary)
     print(summary)
     print(f"rows:            {args.rows:,} ({args.format}, chunks of {args.chunk_rows:,})")
     print(f"scoring loop:    {loop.group(2) if loop else '?'} rows/s ({loop.group(1) if loop else '?'} s)")
     print(f"end to end:      {args.rows / wall:,.0f} rows/s ({wall:.1f} s, incl. start-up and model load)")
+    print(f"CPU time:        {cpu:.1f} s ({args.rows / cpu:,.0f} rows per CPU-second, start-up included)")
     print(f"peak RSS:        {rss / 2**20:,.0f} MiB (target < 1024)")
+    print(f"load average:    {load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cores; "
+          "other work on the machine slows the wall-clock figures)")
 
 
 if __name__ == "__main__":

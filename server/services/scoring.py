@@ -118,26 +118,24 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
     with contextlib.closing(reader), AtomicTableWriter(options.out) as writer, tqdm(
             total=reader.total_rows, unit=" rows", unit_scale=True, desc="scoring", file=sys.stderr,
             disable=not options.progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(1) as worker:
-        pending: Future | None = None
-        try:
-            for chunk in reader:
-                checked = check_chunk(chunk.table, columns, chunk.lines)
-                last = int(chunk.lines[-1]) if len(chunk.lines) else None
-                dropped = reader.drain_bad_rows(last)  # rows the CSV parser could not split into fields
-                report.rows_read += len(dropped)
-                _record_bad(report, dropped + checked.bad, options.on_error, on_bad)
-                X = feature_matrix(bundle, checked.frame, windows.aggregates(checked.frame))
-                if pending is not None:
-                    pending.result()
-                pending = worker.submit(finish, chunk, checked, X)
-                report.rows_read += chunk.table.num_rows
-                report.rows_scored += len(X)
-            dropped = reader.drain_bad_rows()
+        pending: Future | None = None  # the executor's exit waits for it, so the writer never closes mid-table
+        for chunk in reader:
+            checked = check_chunk(chunk.table, columns, chunk.lines)
+            last = int(chunk.lines[-1]) if len(chunk.lines) else None
+            dropped = reader.drain_bad_rows(last)  # rows the CSV parser could not split into fields
             report.rows_read += len(dropped)
-            _record_bad(report, dropped, options.on_error, on_bad)
-        finally:
+            _record_bad(report, dropped + checked.bad, options.on_error, on_bad)
+            X = feature_matrix(bundle, checked.frame, windows.aggregates(checked.frame))
             if pending is not None:
-                pending.result()  # never leave the writer mid-table, whatever failed here
+                pending.result()
+            pending = worker.submit(finish, chunk, checked, X)
+            report.rows_read += chunk.table.num_rows
+            report.rows_scored += len(X)
+        dropped = reader.drain_bad_rows()
+        report.rows_read += len(dropped)
+        _record_bad(report, dropped, options.on_error, on_bad)
+        if pending is not None:
+            pending.result()
         if report.rows_read == 0:
             raise DataError("the file has a header but no data rows")
     report.seconds = time.perf_counter() - started

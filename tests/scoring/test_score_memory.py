@@ -19,6 +19,9 @@ BUDGET_MB = 100  # address space allowed above the warmed-up process (imports, m
 CHILD = """
 import asyncio, resource, sys
 from pathlib import Path
+import pyarrow
+pyarrow.set_cpu_count(1)  # arrow's pools start their threads in the warm-up, not under the limit
+pyarrow.set_io_thread_count(1)
 from server.config import load_config
 from server.services import scoring
 
@@ -43,8 +46,9 @@ try:
         print("scored", run(big, out).rows_scored)
 except MemoryError:
     print("MemoryError")
-except Exception as exc:  # the loader wraps parser failures: out of memory there is still out of memory
-    print("MemoryError" if any(w in str(exc).lower() for w in ("memory", "malloc")) else repr(exc))
+except Exception as exc:  # the loader wraps parser failures; a thread stack that cannot be mapped is OOM too
+    oom = ("memory", "malloc", "can't start new thread")
+    print("MemoryError" if any(w in str(exc).lower() for w in oom) else repr(exc))
 """
 
 
