@@ -143,6 +143,7 @@ def _raw_ws_client(port: int, rcvbuf: int = 4096) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow
 async def test_websocket_clients_that_never_read_during_a_run_keep_server_memory_bounded(body_server):
     stuck = [_raw_ws_client(body_server.port) for _ in range(20)]
     try:
