@@ -6,11 +6,13 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from server.app import create_app
 from server.config import Config, load_config
+from tests import backends
 
 # Small enough that a full training run (all phases) takes seconds on 2 cores.
 TINY_ENV = {
@@ -29,7 +31,7 @@ def tiny_environ(workdir: Path, **overrides: str) -> dict[str, str]:
     """Env overrides pointing storage at `workdir`, with tiny data and search settings."""
     env = {
         **TINY_ENV,
-        "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
+        "CONGESTION_STORAGE__DATABASE_URL": backends.workdir_url(workdir),
         "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"),
     }
     env.update(overrides)
@@ -74,9 +76,44 @@ def _copy_workdir(template: Path, target: Path) -> Path:
 
 
 @pytest.fixture
-def trained_workdir(trained_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the trained template for one test."""
-    return _copy_workdir(trained_template, tmp_path / "work")
+def backend() -> str:
+    """Metadata backend of a test; tests/store and tests/api parametrise it over every backend."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def trained_pg_template(tmp_path_factory) -> Iterator[Path]:
+    """Like `trained_template`, the pipeline run twice against a PostgreSQL template database."""
+    from server import commands
+    from server.services.training import TrainRequest
+
+    backends.require_postgres()
+    workdir = tmp_path_factory.mktemp("trained_pg")
+    url = backends.create_database()
+    (workdir / backends.DATABASE_URL_FILE).write_text(url)
+    try:
+        config = tiny_config(workdir)
+        for model_type in ("xgboost", "random_forest"):
+            code = asyncio.run(commands.pipeline(config, TrainRequest(model_type=model_type)))
+            assert code == 0, f"training the {model_type} PostgreSQL template failed"
+        yield workdir
+    finally:
+        backends.drop_database(url)
+
+
+@pytest.fixture
+def trained_workdir(backend: str, request, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the trained template (DB + blobs) for one test."""
+    if backend == "postgresql":
+        template = request.getfixturevalue("trained_pg_template")
+        target = tmp_path / "work"
+        shutil.copytree(template / "blobs", target / "blobs")
+        url = backends.create_database(template=backends.workdir_url(template))
+        (target / backends.DATABASE_URL_FILE).write_text(url)
+        yield target
+        backends.drop_database(url)
+        return
+    yield _copy_workdir(request.getfixturevalue("trained_template"), tmp_path / "work")
 
 
 @pytest.fixture
@@ -86,9 +123,17 @@ def trained_config(trained_workdir: Path) -> Config:
 
 
 @pytest.fixture
-def empty_config(tmp_path: Path) -> Config:
-    """Config pointing at a DB file and blob dir that do not exist yet."""
-    return tiny_config(tmp_path / "empty")
+def empty_config(backend: str, tmp_path: Path) -> Iterator[Config]:
+    """Config pointing at a DB (file, or PostgreSQL database) and blob dir with nothing in them."""
+    workdir = tmp_path / "empty"
+    if backend == "postgresql":
+        workdir.mkdir()
+        url = backends.create_database()
+        (workdir / backends.DATABASE_URL_FILE).write_text(url)
+        yield tiny_config(workdir)
+        backends.drop_database(url)
+        return
+    yield tiny_config(workdir)
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
-"""Training through the API with the real process pool, a real SQLite file and a real WebSocket."""
+"""Training through the API with the real process pool, a real metadata DB and a real WebSocket."""
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import sqlite3
 
 import pytest
 
 from server import keys
 from server.app import create_app
+from tests.backends import execute_sql
 from tests.conftest import expect_error, expect_json
 
 PHASES = ["data", "features", "training", "scoring", "shap", "plots", "save"]
@@ -128,11 +128,11 @@ async def test_a_training_error_fails_the_run_with_its_message(aiohttp_client, t
 
 
 async def test_runs_left_running_are_marked_interrupted_at_start_up(aiohttp_client, trained_config, trained_workdir):
-    with sqlite3.connect(trained_workdir / "metadata.sqlite3") as conn:
-        conn.execute(
-            "insert into training_runs (status, trigger, model_type, config_snapshot, started_at) "
-            "values ('running', 'api', 'random_forest', '{}', '2026-01-01 00:00:00.000000')")
-        run_id = conn.execute("select max(id) from training_runs").fetchone()[0]
+    [(run_id,)] = execute_sql(
+        trained_workdir,
+        "insert into training_runs (status, trigger, model_type, config_snapshot, started_at) "
+        "values ('running', 'api', 'random_forest', '{}', '2026-01-01 00:00:00.000000')",
+        "select max(id) from training_runs")
     client = await aiohttp_client(create_app(trained_config))
     run = await expect_json(await client.get(f"/api/train/runs/{run_id}"), 200)
     assert run["status"] == "interrupted"

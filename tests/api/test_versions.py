@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
 
 from server import keys
 from server.app import create_app
+from tests.backends import execute_sql
 from tests.conftest import expect_error, expect_json, tiny_config
 
 
@@ -57,9 +57,8 @@ async def test_rollback_refuses_malformed_and_unknown_tags(client, tag, status):
 
 async def test_rollback_to_a_pruned_version_is_410(aiohttp_client, trained_workdir):
     config = tiny_config(trained_workdir, CONGESTION_VERSIONING__KEEP_LAST="1")
-    with sqlite3.connect(trained_workdir / "metadata.sqlite3") as conn:
-        # Drop the "previous active" protection: the older version was never active before.
-        conn.execute("update model_events set from_version_id = null")
+    # Drop the "previous active" protection: the older version was never active before.
+    execute_sql(trained_workdir, "update model_events set from_version_id = null")
     client = await aiohttp_client(create_app(config))
     old = next(v for v in await versions(client) if not v["active"])
     pruned = await expect_json(await client.post("/api/versions/prune"), 200)

@@ -1,4 +1,8 @@
-"""Store fixtures: a DB migrated once per session and copied per test, real SQLite files."""
+"""Store fixtures: a DB migrated once per session and copied per test, on every backend.
+
+SQLite tests copy a migrated file; PostgreSQL tests get ``CREATE DATABASE ... TEMPLATE`` of a
+database migrated once (see ``tests/backends.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import hashlib
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from alembic import command
@@ -15,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.store import repo
 from server.store.db import alembic_config, create_engine, session_maker
 from server.store.records import ArtifactSpec, VersionRecord
+from tests import backends
 
 T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
 
@@ -42,9 +47,28 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(params=backends.backend_params())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The metadata backend of this test (PostgreSQL skips, or fails in CI, when not set up)."""
+    if request.param == "postgresql":
+        backends.require_postgres()
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_template() -> Iterator[str]:
+    """URL of a PostgreSQL database upgraded to head once per test session."""
+    url = backends.create_database()
+    try:
+        command.upgrade(alembic_config(url), "head")
+        yield url
+    finally:
+        backends.drop_database(url)
+
+
 @pytest.fixture
 def db_path(migrated_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the migrated database for one test."""
+    """A private copy of the migrated SQLite database for one test."""
     target = tmp_path / "db" / "metadata.sqlite3"
     target.parent.mkdir()
     shutil.copyfile(migrated_template, target)
@@ -52,9 +76,31 @@ def db_path(migrated_template: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def engine(db_path: Path) -> AsyncIterator[AsyncEngine]:
+def db_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a private migrated database for one test, on the test's backend."""
+    if backend == "postgresql":
+        url = backends.create_database(template=request.getfixturevalue("pg_migrated_template"))
+        yield url
+        backends.drop_database(url)
+        return
+    yield sqlite_url(request.getfixturevalue("db_path"))
+
+
+@pytest.fixture
+def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no schema) on the test's backend."""
+    if backend == "postgresql":
+        url = backends.create_database()
+        yield url
+        backends.drop_database(url)
+        return
+    yield sqlite_url(tmp_path / "fresh" / "metadata.sqlite3")
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     """Async engine on the per-test copy, disposed afterwards."""
-    eng = create_engine(sqlite_url(db_path))
+    eng = create_engine(db_url)
     yield eng
     await eng.dispose()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.store import repo
 from server.store.errors import Conflict, InvalidValue, NotFound
 from server.store.records import ArtifactSpec
+from tests.backends import execute_sql
 
 T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
 Sm = async_sessionmaker[AsyncSession]
@@ -144,12 +144,18 @@ async def test_active_version_is_derived_from_events(sm: Sm, add_version: Any) -
         assert exact is not None and exact.id == v2.id  # created_at <= T is inclusive
 
 
-async def test_activation_query_uses_the_created_at_index(engine: AsyncEngine, add_version: Any) -> None:
+async def test_activation_query_uses_the_created_at_index(
+    engine: AsyncEngine, backend: str, add_version: Any
+) -> None:
     await add_version(T0, activate=True)
+    explain = "EXPLAIN QUERY PLAN" if backend == "sqlite" else "EXPLAIN"
     async with engine.connect() as conn:
+        if backend == "postgresql":
+            # One row: the planner would rightly scan; ask whether the index *can* serve it.
+            await conn.exec_driver_sql("SET enable_seqscan = off")
         plan = (
             await conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN SELECT version_id FROM model_events WHERE kind IN "
+                f"{explain} SELECT version_id FROM model_events WHERE kind IN "
                 "('activated','rolled_back') AND created_at <= '2026-11-27' "
                 "ORDER BY created_at DESC, id DESC LIMIT 1"
             )
@@ -213,11 +219,34 @@ async def test_list_versions_does_not_query_per_version(engine: AsyncEngine, sm:
     assert len(statements) <= 4
 
 
-async def test_times_are_readable_utc_text(db_path: Path, add_version: Any) -> None:
+async def test_times_are_readable_utc_text(db_url: str, backend: str, add_version: Any) -> None:
+    """SQLite keeps UTC text; PostgreSQL a timestamptz at the same instant, read in UTC."""
     await add_version(datetime(2026, 11, 26, 9, 30, tzinfo=timezone(timedelta(hours=2))))
-    with sqlite3.connect(db_path) as conn:
-        (created,) = conn.execute("SELECT created_at FROM model_versions").fetchone()
-    assert created == "2026-11-26 07:30:00.000000"
+    if backend == "sqlite":
+        assert execute_sql(db_url, "SELECT created_at FROM model_versions") == [
+            ("2026-11-26 07:30:00.000000",)
+        ]
+    else:
+        assert execute_sql(
+            db_url,
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),"
+            " created_at = TIMESTAMPTZ '2026-11-26 09:30:00+02' FROM model_versions",
+        ) == [("2026-11-26 07:30:00.000000", True)]
+
+
+async def test_times_compare_as_instants_whatever_the_offset(sm: Sm, add_version: Any) -> None:
+    """Activations written with a +02:00 clock are ordered and looked up by UTC instant."""
+    plus2 = timezone(timedelta(hours=2))
+    v1 = await add_version(datetime(2026, 11, 26, 9, 0, tzinfo=plus2), activate=True)  # 07:00Z
+    v2 = await add_version(datetime(2026, 11, 26, 7, 30, tzinfo=timezone.utc), activate=True)
+    async with sm() as s:
+        before = await repo.active_version_at(s, datetime(2026, 11, 26, 9, 15, tzinfo=plus2))
+        after = await repo.active_version_at(s, datetime(2026, 11, 26, 7, 30, tzinfo=timezone.utc))
+        listed = await repo.list_versions(s)
+    assert before is not None and before.id == v1.id
+    assert after is not None and after.id == v2.id
+    assert [v.id for v in listed] == [v2.id, v1.id]
+    assert listed[1].created_at == datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
 
 
 async def test_undefined_scores_are_stored_as_null(sm: Sm) -> None:
