@@ -99,6 +99,10 @@ async def training(app: web.Application) -> AsyncIterator[None]:
 async def close_websockets(app: web.Application) -> None:
     """Tell every connected browser we are going away (close code 1001)."""
     sockets = list(app[keys.WEBSOCKETS])
-    await asyncio.gather(
+    closing = asyncio.gather(
         *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True)
+    try:  # a client that stopped reading must not hold the shutdown hostage
+        await asyncio.wait_for(closing, app[keys.CONFIG].server.shutdown_timeout_s / 2)
+    except asyncio.TimeoutError:
+        log.warning("some WebSocket clients did not acknowledge the close in time")

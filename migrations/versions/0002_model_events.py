@@ -8,6 +8,10 @@ Create Date: 2026-11-26 07:05:00
 reference each other: creating it with the table would need the FK before
 ``model_versions`` exists, which PostgreSQL refuses. On SQLite the batch operation copies
 the table, which is why migrations run with ``PRAGMA foreign_keys=OFF``.
+
+Downgrading must not lose history: the event rows are parked in ``model_events_archive``
+(a plain copy, no constraints) and restored by the next upgrade; the run -> version links
+are derived again from ``model_versions.run_id``.
 """
 
 from typing import Sequence, Union
@@ -63,10 +67,35 @@ def upgrade() -> None:
             ["id"],
         )
         batch_op.create_index(batch_op.f("ix_training_runs_version_id"), ["version_id"])
+    _restore_history()
+
+
+EVENT_COLUMNS = "id, kind, version_id, from_version_id, actor, reason, created_at"
+
+
+def _restore_history() -> None:
+    """Bring back events parked by a downgrade and re-link runs to the versions they made."""
+    if sa.inspect(op.get_bind()).has_table("model_events_archive"):
+        op.execute(
+            f"INSERT INTO model_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} "
+            "FROM model_events_archive AS a "
+            "WHERE a.version_id IN (SELECT id FROM model_versions) "
+            "AND (a.from_version_id IS NULL OR a.from_version_id IN (SELECT id FROM model_versions)) "
+            "ORDER BY a.id"
+        )
+        op.drop_table("model_events_archive")
+        if op.get_bind().dialect.name == "postgresql":  # explicit ids left the sequence behind
+            op.execute("SELECT setval(pg_get_serial_sequence('model_events', 'id'), "
+                       "coalesce(max(id), 0) + 1, false) FROM model_events")
+    op.execute(
+        "UPDATE training_runs SET version_id = "
+        "(SELECT min(v.id) FROM model_versions AS v WHERE v.run_id = training_runs.id)"
+    )
 
 
 def downgrade() -> None:
-    """Drop the run -> version link and the event log (its history is lost)."""
+    """Drop the run -> version link and the event log, parking the events for a later upgrade."""
+    op.execute(f"CREATE TABLE model_events_archive AS SELECT {EVENT_COLUMNS} FROM model_events")
     with op.batch_alter_table("training_runs") as batch_op:
         batch_op.drop_index(batch_op.f("ix_training_runs_version_id"))
         batch_op.drop_constraint(

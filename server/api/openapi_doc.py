@@ -87,6 +87,12 @@ TRAIN_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "generate_data": {"type": "boolean"}}}
 RUN_ID = _p("run_id", {"type": "integer", "minimum": 1}, "Training run id.")
 
+# Pickles are octet-stream, metrics/SHAP/distribution summaries JSON, plots PNG.
+ARTIFACT_FILE = {"description": "the artifact's bytes, verified against its sha256 (X-Content-SHA256)",
+                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                             "application/json": {"schema": {}},
+                             "image/png": {"schema": {"type": "string", "format": "binary"}}}}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/": {"get": _op("Index page", HTML, errors=(), tag="pages")},
     "/dashboard": {"get": _op("Monitoring dashboard", HTML, errors=(), tag="pages")},
@@ -145,13 +151,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/metrics": {"get": _op("Metrics of the active version", errors=(404,), tag="versions")},
     "/api/metrics/history": {"get": _op("Metrics of every version over time", errors=(), tag="versions")},
     "/download/{what}": {"get": _op(
-        "Download the active version's model, scaler or metrics",
-        {"description": "file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "Download the active version's model, scaler or metrics", ARTIFACT_FILE,
         errors=(400, 404, 410), tag="downloads",
         params=[_p("what", {"type": "string", "enum": ["model", "scaler", "metrics"]}, "Which artifact.")])},
     "/download/version/{file}": {"get": _op(
-        "Download a registered artifact by file name",
-        {"description": "file", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "Download a registered artifact by file name", ARTIFACT_FILE,
         errors=(400, 404, 409, 410), tag="downloads",
         params=[_p("file", {"type": "string", "maxLength": 200}, "Artifact file name.")])},
 }

@@ -81,7 +81,12 @@ class TimeEncoder(_Stateless):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Vectorised encoding."""
         ts = X[TIMESTAMP].to_numpy(dtype=np.int64)
-        hours = X[HOUR].to_numpy(dtype=np.int64) if HOUR in X.columns else (ts // 3600) % 24
+        derived = (ts // 3600) % 24
+        if HOUR in X.columns:  # rows without an hour derive it, as transform_record does
+            given = pd.to_numeric(X[HOUR], errors="coerce").to_numpy(dtype=np.float64)
+            hours = np.where(np.isnan(given), derived, given).astype(np.int64)
+        else:
+            hours = derived
         if hours.size and (hours.min() < 0 or hours.max() > 23):
             raise ValueError(f"{HOUR}: values must be in 0..23")
         weekend = ((ts // SECONDS_PER_DAY + EPOCH_WEEKDAY) % 7 >= 5).astype(np.float64)

@@ -107,9 +107,6 @@ def test_a_batch_of_valid_records_gives_the_same_finite_features_online_and_offl
     assert (aggregates >= 0).all()
 
 
-@pytest.mark.xfail(strict=True, raises=(RuntimeWarning, ValueError),
-                   reason="TimeEncoder.transform casts a partly missing hour column (NaN) to int64 "
-                          "instead of deriving those rows' hour from the timestamp (server/ml/features.py)")
 def test_a_batch_where_only_some_records_carry_hour():
     with_hour = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "10.0.0.1", "dest_ip": "10.0.1.1",
                  "protocol": "TCP", "timestamp_seconds": 1_700_000_000, "hour": 22}

@@ -21,11 +21,7 @@ POSITIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_con
 NEGATIVE_CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 # Disagreements between the served document and the server that belong to server/api/openapi_doc.py
 # (not this test's to fix); each must keep failing until it is fixed, then be removed here.
-KNOWN_DOC_BUGS: dict[str, str] = {
-    "GET /download/{what} (positive)": "/download/metrics answers application/json; the document lists only "
-                                       "application/octet-stream (same for metrics_*.json and *.png under "
-                                       "/download/version/{file})",
-}
+KNOWN_DOC_BUGS: dict[str, str] = {}
 FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 

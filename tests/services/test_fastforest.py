@@ -57,3 +57,15 @@ def test_xgboost_runtime_equals_predict_proba(xgb_pipeline, forest_pipeline):
     model = pipeline.named_steps["model"]
     np.testing.assert_allclose(XGBoostRuntime(model).positive_proba(rows), model.predict_proba(rows)[:, 1],
                                rtol=0, atol=1e-6)
+
+
+def test_bulk_batches_take_sklearns_path_with_the_same_numbers(forest_pipeline, features):
+    """Past SKLEARN_BATCH_ROWS the forest's own predict_proba answers: equal to GTIL's row results."""
+    from server.services.fastforest import SKLEARN_BATCH_ROWS
+
+    model = forest_pipeline[0].named_steps["model"]
+    runtime = TreeliteForest(model)
+    bulk = np.vstack([features] * (SKLEARN_BATCH_ROWS // len(features) + 1))
+    assert len(bulk) >= SKLEARN_BATCH_ROWS
+    small = np.concatenate([runtime.positive_proba(bulk[i:i + 1000]) for i in range(0, len(bulk), 1000)])
+    np.testing.assert_allclose(runtime.positive_proba(bulk), small, rtol=0, atol=1e-6)
