@@ -88,8 +88,8 @@ def test_rows_survive_downgrade_and_upgrade_of_last_revision(fresh_url: str, bac
     assert rows("SELECT id, status FROM training_runs") == [(1, "succeeded")]
     assert rows("SELECT run_id, name, duration_s FROM run_phases") == [(1, "fit", 3.5)]
     assert rows("SELECT tag, run_id FROM model_versions") == [("20261126_070000", 1)]
-    # The link added by the last revision is gone with its column: history of 0002 only.
-    assert rows("SELECT version_id FROM training_runs") == [(None,)]
+    # The run -> version link is derived again from model_versions.run_id on the way up.
+    assert rows("SELECT version_id FROM training_runs") == [(1,)]
     if backend == "sqlite":
         assert rows("PRAGMA foreign_key_check") == []
 
