@@ -70,7 +70,7 @@ def _wait_ready(base: str, process: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
     """`python -m server serve` on a copy of the two-version template (tiny training settings)."""
     workdir = _copy_workdir(trained_template, tmp_path_factory.mktemp("browser") / "work")
@@ -103,9 +103,13 @@ def chromium_executable() -> str:
     return executable
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_executable):
-    """One headless Chromium for the session (Debian's package, never a downloaded build)."""
+    """One headless Chromium for the browser tests (Debian's package, never a downloaded build).
+
+    Package scope, not session: Playwright's sync API keeps an event loop running in the main
+    thread while it is started, and every asyncio test collected after this package needs it gone.
+    """
     executable = chromium_executable
     try:
         from playwright.sync_api import sync_playwright
