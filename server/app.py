@@ -78,11 +78,26 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     app[keys.INFERENCE] = inference
     app[keys.REGISTRY] = registry
     await registry.load_at_start_up()
+    follower = asyncio.create_task(_follow_database(registry, config.versioning.follow_interval_s))
     try:
         yield
     finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
         hub.close_all()
         await inference.close()
+
+
+async def _follow_database(registry: Registry, interval_s: float) -> None:
+    """Poll the event log so versions activated by the CLI or another server get served."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await registry.follow_database()
+        except Exception:  # a DB hiccup must not end the loop
+            log.exception("could not check the active version")
 
 
 async def training(app: web.Application) -> AsyncIterator[None]:

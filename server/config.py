@@ -114,6 +114,7 @@ class ApiConfig:
 class VersioningConfig:
     keep_last: int = 10
     auto_activate: bool = True
+    follow_interval_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "api.max_batch": (1, 100_000),
     "api.max_body_bytes": (1024, 1 << 30),
     "versioning.keep_last": (1, 10_000),
+    "versioning.follow_interval_s": (0, 86_400),
     "training.max_workers": (1, 64),
     "training.rate_limit_per_min": (0, 100_000),
     "api.rate_limit_per_s": (0, 1_000_000),

@@ -80,6 +80,7 @@ class Registry:
         self._inference = inference
         self._lock = asyncio.Lock()  # one activation/prune at a time
         self._shap_cache: dict[str, dict[str, Any]] = {}  # versions are immutable: cache forever
+        self._unloadable: set[str] = set()  # tags that failed verification when followed
 
     async def register(self, run_id: int, result: dict[str, Any], *, actor: str) -> Any:
         """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once."""
@@ -179,6 +180,34 @@ class Registry:
             self._inference.swap(bundle, degraded="; ".join(problems) or None)
             return
         self._inference.swap(None, degraded="; ".join(problems) or None)
+
+    async def follow_database(self) -> str | None:
+        """Serve what the event log says is active: the CLI or another server may have changed it.
+
+        Returns the tag newly served, if any. A version that fails verification is reported
+        once and skipped; the current model keeps serving.
+        """
+        async with self._sessions() as session:
+            active = await repo.active_version(session)
+        if active is None or active.tag == self._inference.version or active.tag in self._unloadable:
+            return None
+        async with self._lock:
+            previous = self._inference.version
+            async with self._sessions() as session:  # re-read: our own activation may have won
+                active = await repo.active_version(session)
+            if active is None or active.tag == previous:
+                return None
+            try:
+                bundle = await self._load(active)
+            except IntegrityFailure as exc:
+                self._unloadable.add(active.tag)
+                log.error("not following the database to %s: %s", active.tag, exc.message)
+                return None
+            self._inference.swap(bundle)
+        log.info("now serving %s, activated elsewhere (previous %s)", active.tag, previous)
+        self._hub.publish({"type": "version_activated", "version": active.tag, "previous": previous,
+                           "source": "database"})
+        return active.tag
 
     async def apply_retention(self, *, actor: str) -> list[str]:
         """Keep the newest keep_last versions, the active and the previous active; GC the rest's blobs."""

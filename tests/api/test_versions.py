@@ -1,6 +1,7 @@
 """Versions, rollback, retention and downloads against a trained copy of the registry."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -124,3 +125,19 @@ async def test_tampered_blob_is_refused_on_download(client, trained_workdir):
     path.chmod(0o644)
     path.write_bytes(b'{"f1_score": 1.0}')
     await expect_error(await client.get(artifact["url"]), 409, "integrity_error")
+
+
+async def test_a_server_follows_a_rollback_made_elsewhere(aiohttp_client, trained_workdir):
+    """A second app on the same store (as the CLI or another server) rolls back; the first follows."""
+    config = tiny_config(trained_workdir, CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0.2")
+    serving = await aiohttp_client(create_app(config))
+    other = await aiohttp_client(create_app(tiny_config(trained_workdir, CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0")))
+    old = next(v for v in await versions(serving) if not v["active"])["timestamp"]
+    ws = await serving.ws_connect("/ws")
+    await ws.receive_json()
+    await expect_json(await other.post(f"/api/versions/rollback/{old}"), 200)
+    event = await asyncio.wait_for(ws.receive_json(), 10)
+    assert event["type"] == "version_activated" and event["version"] == old
+    assert event["source"] == "database"
+    assert serving.app[keys.INFERENCE].version == old
+    await ws.close()
