@@ -2,17 +2,15 @@
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
-import yaml
 
+from server.config import load_config
 from server.ml.explain import Explainer
 from server.ml.generator import generate_flows
 from server.ml.windows import WindowState
 from server.ml.worker import load_pipeline, run_training
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
 
 def main() -> None:
@@ -22,8 +20,7 @@ def main() -> None:
     parser.add_argument("--model", choices=["random_forest", "xgboost"], default=None)
     parser.add_argument("--imbalance", choices=["smote", "random", "none"], default=None)
     args = parser.parse_args()
-    cfg = yaml.safe_load(CONFIG.read_text())
-    spec_cfg = {k: cfg[k] for k in ("data", "features", "model")}
+    spec_cfg = load_config().ml_snapshot()  # config.yaml plus any CONGESTION_* overrides
     if args.imbalance:
         spec_cfg["model"]["imbalance"]["method"] = args.imbalance
     start = time.perf_counter()
