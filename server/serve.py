@@ -4,6 +4,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+import os
+import secrets
+from pathlib import Path
 
 from aiohttp import web
 
@@ -23,14 +26,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+TOKEN_FILE = "server-token"
+
+
+def stored_token(blob_dir: Path) -> str:
+    """The token kept in <blob_dir>/server-token (mode 0600), created on first use and printed."""
+    path = blob_dir / TOKEN_FILE
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        blob_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(token + "\n")
+    os.chmod(path, 0o600)
+    # Printed for the operator, never logged: clients send it as "Authorization: Bearer <token>".
+    print(f"Mutating routes and /ws need this bearer token (kept in {path}, mode 0600): {token}", flush=True)
+    return token
+
+
 def serve(config: Config, host: str | None = None, port: int | None = None) -> int:
     """Serve on host:port (config defaults); refuses a non-loopback bind without a token."""
     server = dataclasses.replace(config.server, host=host or config.server.host,
                                  port=port if port is not None else config.server.port)
     config = dataclasses.replace(config, server=server)
     if not is_loopback(server.host) and not server.token:
-        log.error("refusing to listen on %s without server.token (set CONGESTION_SERVER__TOKEN)", server.host)
-        return 2
+        try:
+            server = dataclasses.replace(server, token=stored_token(Path(config.storage.blob_dir)))
+        except OSError as exc:
+            log.error("refusing to listen on %s without a token: set server.token "
+                      "(CONGESTION_SERVER__TOKEN) or make the blob dir writable (%s)", server.host, exc.strerror)
+            return 2
+        config = dataclasses.replace(config, server=server)
     url_host = f"[{server.host}]" if ":" in server.host else server.host
     print(f"Serving the congestion monitor on http://{url_host}:{server.port}/ (Ctrl-C to stop)", flush=True)
     web.run_app(create_app(config), host=server.host, port=server.port,
