@@ -148,7 +148,7 @@ async def empty_client(aiohttp_client, empty_config):
     return await aiohttp_client(create_app(empty_config))
 
 
-async def expect_json(response, status: int) -> dict:
+async def check_json(response, status: int) -> dict:
     """Assert status and a JSON body; return the body."""
     text = await response.text()
     assert response.status == status, f"expected {status}, got {response.status}: {text[:500]}"
@@ -158,9 +158,9 @@ async def expect_json(response, status: int) -> dict:
     return json.loads(text)
 
 
-async def expect_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
+async def check_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
     """Assert the common error envelope; optionally its code and a named field."""
-    body = await expect_json(response, status)
+    body = await check_json(response, status)
     error = body["error"]
     assert set(error) >= {"code", "message", "fields"}, body
     if code is not None:

@@ -5,12 +5,12 @@ import pytest
 
 from server import keys
 from tests.api.test_predict import SEED, flow
-from tests.conftest import expect_error, expect_json
+from tests.conftest import check_error, check_json
 
 
 async def activate(client, model_type: str) -> str:
     """Make the version of the given model type active; return its tag."""
-    listed = (await expect_json(await client.get("/api/versions/detail"), 200))["versions"]
+    listed = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
     tag = next(v["timestamp"] for v in listed if v["model_type"] == model_type)
     await client.app[keys.REGISTRY].rollback(tag, actor="api")
     return tag
@@ -21,7 +21,7 @@ async def activate(client, model_type: str) -> str:
 async def test_explanation_adds_up(client, model_type, query):
     """expected_value + sum(shap) == probability; sorted by |shap|; last cumulative percent is 100."""
     tag = await activate(client, model_type)
-    body = await expect_json(await client.post(f"/api/explain{query}", json=flow(3)), 200)
+    body = await check_json(await client.post(f"/api/explain{query}", json=flow(3)), 200)
     assert body["version"] == tag
     assert set(body) >= {"probability", "threshold", "decision", "expected_value", "version",
                          "contributions", "warnings"}
@@ -42,15 +42,15 @@ async def test_explanation_adds_up(client, model_type, query):
 
 async def test_explanation_matches_prediction(client):
     """The explained probability is the one predict gives for the same flow state."""
-    explained = await expect_json(await client.post("/api/explain", json=flow(5)), 200)
+    explained = await check_json(await client.post("/api/explain", json=flow(5)), 200)
     later = {**flow(5), "timestamp_seconds": SEED["timestamp_seconds"] + 7 * 86_400}
-    predicted = await expect_json(await client.post("/api/predict", json=later), 200)
+    predicted = await check_json(await client.post("/api/predict", json=later), 200)
     assert explained["probability"] == pytest.approx(predicted["probability"], abs=1e-9)
 
 
 async def test_global_importance(client):
     """Grouped and per-feature importance of the active version."""
-    body = await expect_json(await client.get("/api/explain/global"), 200)
+    body = await check_json(await client.get("/api/explain/global"), 200)
     assert body["version"] == client.app[keys.INFERENCE].version
     assert body["groups"] and body["features"]
     assert {"feature", "importance"} <= set(body["groups"][0])
@@ -58,9 +58,9 @@ async def test_global_importance(client):
 
 async def test_global_importance_without_model_is_404(empty_client):
     """No active version -> 404 JSON."""
-    await expect_error(await empty_client.get("/api/explain/global"), 404, "not_found")
+    await check_error(await empty_client.get("/api/explain/global"), 404, "not_found")
 
 
 async def test_explain_without_model_is_503(empty_client):
     """No active version -> 503 JSON."""
-    await expect_error(await empty_client.post("/api/explain", json=SEED), 503, "unavailable")
+    await check_error(await empty_client.post("/api/explain", json=SEED), 503, "unavailable")

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.config import LoggingConfig
 from server.logs import remove_handlers, setup_logging
-from tests.conftest import expect_json
+from tests.conftest import check_json
 
 RECORD = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
           "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
@@ -34,9 +34,9 @@ def value(samples, name, **labels) -> float:
 async def test_metrics_move_with_predictions_and_training(client):
     before = await scrape(client)
     for threshold in (0.0, 1.0, 1.0):
-        await expect_json(await client.post(f"/api/predict?threshold={threshold}", json=RECORD), 200)
+        await check_json(await client.post(f"/api/predict?threshold={threshold}", json=RECORD), 200)
     await client.post("/api/predict", json={"packet_size": -1})
-    run = await expect_json(await client.post("/api/train", json={}), 200)
+    run = await check_json(await client.post("/api/train", json={}), 200)
     assert run["status"] == "succeeded"
     after = await scrape(client)
 
@@ -51,7 +51,7 @@ async def test_metrics_move_with_predictions_and_training(client):
     assert value(after, "congestion_training_phase_duration_seconds_count", phase="training") == 1
     info = [k for k in after if k[0] == "congestion_active_model_info"]
     assert len(info) == 1
-    versions = (await expect_json(await client.get("/api/versions/detail"), 200))["versions"]
+    versions = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
     active = next(v for v in versions if v["active"])
     assert dict(info[0][1])["version"] == active["timestamp"]
     assert ("congestion_websocket_clients", ()) in after

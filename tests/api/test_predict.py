@@ -9,7 +9,7 @@ import pytest
 
 from server import keys
 from server.app import create_app
-from tests.conftest import expect_error, expect_json
+from tests.conftest import check_error, check_json
 
 SEED = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
         "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
@@ -28,7 +28,7 @@ def flow(i: int, **changes) -> dict:
 
 async def predict(client, body, status: int = 200, query: str = ""):
     """POST /api/predict and check the status."""
-    return await expect_json(await client.post(f"/api/predict{query}", json=body), status)
+    return await check_json(await client.post(f"/api/predict{query}", json=body), status)
 
 
 async def test_seed_curl_example_verbatim(aiohttp_server, trained_config):
@@ -102,7 +102,7 @@ async def test_valid_edge_values(client, record):
 
 async def test_no_model_is_503_json(empty_client):
     """Without an active version the API answers 503 in the error envelope."""
-    await expect_error(await empty_client.post("/api/predict", json=SEED), 503, "unavailable")
+    await check_error(await empty_client.post("/api/predict", json=SEED), 503, "unavailable")
 
 
 async def test_observe_false_leaves_the_online_windows_alone(client):

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from tests.api.test_predict import SEED
-from tests.conftest import expect_error
+from tests.conftest import check_error
 
 BAD_FIELDS = [
     ("packet_size", "600"), ("packet_size", True), ("packet_size", None), ("packet_size", -1),
@@ -31,14 +31,14 @@ RAW_BODIES = [
 @pytest.mark.parametrize("field,value", BAD_FIELDS)
 async def test_bad_field_is_named(client, path, field, value):
     """Wrong types, booleans, nulls, numeric strings, bad ranges and bad IPs -> 400 naming the field."""
-    await expect_error(await client.post(path, json={**SEED, field: value}), 400, "validation_error", field)
+    await check_error(await client.post(path, json={**SEED, field: value}), 400, "validation_error", field)
 
 
 @pytest.mark.parametrize("path", ["/api/predict", "/api/explain"])
 async def test_inf_from_overflowing_literal(client, path):
     """1e999 parses to infinity and is refused as non-finite."""
     body = '{"packet_size": 1e999, "bytes_sent": 1, "source_ip": "1.1.1.1", "dest_ip": "2.2.2.2", "protocol": "TCP"}'
-    await expect_error(await client.post(path, data=body, headers={"Content-Type": "application/json"}),
+    await check_error(await client.post(path, data=body, headers={"Content-Type": "application/json"}),
                        400, "validation_error", "packet_size")
 
 
@@ -47,31 +47,31 @@ async def test_inf_from_overflowing_literal(client, path):
 async def test_missing_required_field(client, path, missing):
     """A required field that is absent is named."""
     body = {k: v for k, v in SEED.items() if k != missing}
-    await expect_error(await client.post(path, json=body), 400, "validation_error", missing)
+    await check_error(await client.post(path, json=body), 400, "validation_error", missing)
 
 
 @pytest.mark.parametrize("text,field", RAW_BODIES)
 async def test_malformed_bodies(client, text, field):
     """Non-JSON, NaN/Infinity literals, huge integers, deep nesting, scalars and empty lists -> 400."""
     response = await client.post("/api/predict", data=text, headers={"Content-Type": "application/json"})
-    await expect_error(response, 400, None, field)
+    await check_error(response, 400, None, field)
 
 
 async def test_wrong_content_type_is_415(client):
     """Form bodies are refused."""
-    await expect_error(await client.post("/api/predict", data="a=b"), 415)
+    await check_error(await client.post("/api/predict", data="a=b"), 415)
 
 
 async def test_oversize_batch_and_body(client):
     """More records than api.max_batch -> 400 naming body; a body over the limit -> 413."""
-    await expect_error(await client.post("/api/predict", json=[SEED] * 1001), 400, "validation_error", "body")
+    await check_error(await client.post("/api/predict", json=[SEED] * 1001), 400, "validation_error", "body")
     big = io.BytesIO(b'{"x": "' + b"a" * 2_000_000 + b'"}')
-    await expect_error(await client.post("/api/predict", data=big, headers={"Content-Type": "application/json"}), 413)
+    await check_error(await client.post("/api/predict", data=big, headers={"Content-Type": "application/json"}), 413)
 
 
 async def test_batch_names_the_index(client):
     """In a batch each bad field carries the record's index."""
-    error = await expect_error(await client.post("/api/predict", json=[SEED, {**SEED, "hour": 24}, 7]), 400)
+    error = await check_error(await client.post("/api/predict", json=[SEED, {**SEED, "hour": 24}, 7]), 400)
     assert set(error["fields"]) == {"[1].hour", "[2]"}
 
 
@@ -79,16 +79,16 @@ async def test_batch_names_the_index(client):
 @pytest.mark.parametrize("path", ["/api/predict", "/api/explain"])
 async def test_malformed_threshold(client, value, path):
     """The threshold must be a number in [0, 1]."""
-    await expect_error(await client.post(f"{path}?threshold={value}", json=SEED), 400, "validation_error", "threshold")
+    await check_error(await client.post(f"{path}?threshold={value}", json=SEED), 400, "validation_error", "threshold")
 
 
 @pytest.mark.parametrize("query,field", [("n=0", "n"), ("n=abc", "n"), ("n=1000", "n"),
                                          ("collapse_pairs=maybe", "collapse_pairs")])
 async def test_malformed_explain_query(client, query, field):
     """n and collapse_pairs are validated too."""
-    await expect_error(await client.post(f"/api/explain?{query}", json=SEED), 400, "validation_error", field)
+    await check_error(await client.post(f"/api/explain?{query}", json=SEED), 400, "validation_error", field)
 
 
 async def test_explain_refuses_a_list(client):
     """Explanations are for one record."""
-    await expect_error(await client.post("/api/explain", json=[SEED, SEED]), 400, "validation_error", "body")
+    await check_error(await client.post("/api/explain", json=[SEED, SEED]), 400, "validation_error", "body")

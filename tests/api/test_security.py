@@ -6,29 +6,29 @@ from aiohttp import WSServerHandshakeError
 
 from server.app import create_app
 from server.security import TokenBucket
-from tests.conftest import expect_error, expect_json, tiny_config
+from tests.conftest import check_error, check_json, tiny_config
 
 RECORD = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
           "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
 
 
 async def test_foreign_host_header_is_refused(client):
-    await expect_error(await client.get("/api/metrics", headers={"Host": "evil.example"}), 400,
+    await check_error(await client.get("/api/metrics", headers={"Host": "evil.example"}), 400,
                        "validation_error", "Host")
-    await expect_json(await client.get("/healthz", headers={"Host": "localhost:8080"}), 200)
+    await check_json(await client.get("/healthz", headers={"Host": "localhost:8080"}), 200)
 
 
 @pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}])
 async def test_cross_site_writes_are_forbidden(client, headers):
-    await expect_error(await client.post("/api/versions/prune", json={}, headers=headers), 403, "forbidden")
-    await expect_error(await client.post("/api/train/async", json={}, headers=headers), 403, "forbidden")
+    await check_error(await client.post("/api/versions/prune", json={}, headers=headers), 403, "forbidden")
+    await check_error(await client.post("/api/train/async", json={}, headers=headers), 403, "forbidden")
 
 
 async def test_token_protects_mutating_routes_and_ws_but_not_reads(aiohttp_client, trained_workdir):
     config = tiny_config(trained_workdir, CONGESTION_SERVER__TOKEN="s3cret-token")
     client = await aiohttp_client(create_app(config))
-    await expect_error(await client.post("/api/versions/prune", json={}), 401, "unauthorized")
-    await expect_error(await client.post("/api/versions/prune", json={},
+    await check_error(await client.post("/api/versions/prune", json={}), 401, "unauthorized")
+    await check_error(await client.post("/api/versions/prune", json={},
                                          headers={"Authorization": "Bearer wrong"}), 401)
     ok = await client.post("/api/versions/prune", json={}, headers={"Authorization": "Bearer s3cret-token"})
     assert ok.status == 200
@@ -37,7 +37,7 @@ async def test_token_protects_mutating_routes_and_ws_but_not_reads(aiohttp_clien
     assert info.value.status == 401
     ws = await client.ws_connect("/ws", headers={"Authorization": "Bearer s3cret-token"})
     await ws.close()
-    await expect_json(await client.get("/api/versions/detail"), 200)
+    await check_json(await client.get("/api/versions/detail"), 200)
     body = await (await client.post("/api/versions/prune", json={})).text()
     assert "s3cret" not in body
 
@@ -48,7 +48,7 @@ async def test_training_starts_are_rate_limited_with_retry_after(aiohttp_client,
     first = await client.post("/api/train/async", json={"model_type": "svm"})
     assert first.status == 400  # counted, even though it was invalid
     second = await client.post("/api/train/async", json={})
-    await expect_error(second, 429, "rate_limited")
+    await check_error(second, 429, "rate_limited")
     assert int(second.headers["Retry-After"]) >= 1
 
 

@@ -10,7 +10,7 @@ import pytest
 from server import keys
 from server.app import create_app
 from tests.backends import execute_sql
-from tests.conftest import expect_error, expect_json
+from tests.conftest import check_error, check_json
 
 PHASES = ["data", "features", "training", "scoring", "shap", "plots", "save"]
 JSON = {"Content-Type": "application/json"}
@@ -45,10 +45,10 @@ async def test_a_run_streams_every_phase_in_order_and_registers_a_version(client
     ws = await client.ws_connect("/ws")
     hello = await ws.receive_json()
     assert hello["type"] == "hello"
-    started = await expect_json(await client.post("/api/train/async", json={}), 202)
+    started = await check_json(await client.post("/api/train/async", json={}), 202)
     run_id = started["run_id"]
 
-    second = await expect_error(await client.post("/api/train/async", json={}), 409, "conflict")
+    second = await check_error(await client.post("/api/train/async", json={}), 409, "conflict")
     assert second["run_id"] == run_id
 
     events = await collect_until(ws, {"run_finished", "run_failed"})
@@ -63,14 +63,14 @@ async def test_a_run_streams_every_phase_in_order_and_registers_a_version(client
     assert activated["version"] == events[-1]["version"]
     await ws.close()
 
-    run = await expect_json(await client.get(f"/api/train/runs/{run_id}"), 200)
+    run = await check_json(await client.get(f"/api/train/runs/{run_id}"), 200)
     assert run["status"] == "succeeded" and run["version_id"] is not None
     assert [p["name"] for p in run["phases"]] == PHASES
-    versions = (await expect_json(await client.get("/api/versions/detail"), 200))["versions"]
+    versions = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
     newest = versions[0]
     assert newest["timestamp"] == activated["version"] and newest["active"]
     assert set(newest["phase_durations"]) == set(PHASES)
-    metrics = await expect_json(await client.get("/api/metrics"), 200)
+    metrics = await check_json(await client.get("/api/metrics"), 200)
     assert metrics["version"] == newest["timestamp"]
 
 
@@ -78,7 +78,7 @@ async def test_a_run_streams_every_phase_in_order_and_registers_a_version(client
 async def test_killing_the_worker_fails_the_run_and_the_next_run_succeeds(client):
     ws = await client.ws_connect("/ws")
     await ws.receive_json()
-    run_id = (await expect_json(await client.post("/api/train/async", json={}), 202))["run_id"]
+    run_id = (await check_json(await client.post("/api/train/async", json={}), 202))["run_id"]
     await next_event(ws, "phase_started")
     pool = client.app[keys.TRAINING].pool
     pids = pool.worker_pids()
@@ -88,10 +88,10 @@ async def test_killing_the_worker_fails_the_run_and_the_next_run_succeeds(client
     failed = await next_event(ws, "run_failed")
     assert failed["run_id"] == run_id
     assert "died" in failed["error"]
-    run = await expect_json(await client.get(f"/api/train/runs/{run_id}"), 200)
+    run = await check_json(await client.get(f"/api/train/runs/{run_id}"), 200)
     assert run["status"] == "failed" and "died" in run["error"]
 
-    second = (await expect_json(await client.post("/api/train/async", json={}), 202))["run_id"]
+    second = (await check_json(await client.post("/api/train/async", json={}), 202))["run_id"]
     done = await next_event(ws, "run_finished")
     assert done["run_id"] == second
     await ws.close()
@@ -101,12 +101,12 @@ async def test_killing_the_worker_fails_the_run_and_the_next_run_succeeds(client
 async def test_cancel_stops_the_run_and_records_it(client):
     ws = await client.ws_connect("/ws")
     await ws.receive_json()
-    run_id = (await expect_json(await client.post("/api/train/async", json={}), 202))["run_id"]
+    run_id = (await check_json(await client.post("/api/train/async", json={}), 202))["run_id"]
     await next_event(ws, "phase_started")
-    body = await expect_json(await client.post(f"/api/train/{run_id}/cancel"), 200)
+    body = await check_json(await client.post(f"/api/train/{run_id}/cancel"), 200)
     assert body["cancelled"] is True
     assert body["run"]["status"] == "cancelled"
-    again = await expect_json(await client.post(f"/api/train/{run_id}/cancel"), 200)
+    again = await check_json(await client.post(f"/api/train/{run_id}/cancel"), 200)
     assert again["cancelled"] is False
     await ws.close()
 
@@ -120,7 +120,7 @@ async def test_a_training_error_fails_the_run_with_its_message(aiohttp_client, t
     flows.write_text("\n".join(rows) + "\n")
     config = tiny_config(trained_workdir, CONGESTION_DATA__PATH=str(flows))
     client = await aiohttp_client(create_app(config))
-    body = await expect_json(await client.post("/api/train", json={}), 200)
+    body = await check_json(await client.post("/api/train", json={}), 200)
     assert body["status"] == "failed"
     assert "class" in body["error"].lower()
     pids_before = client.app[keys.TRAINING].pool.worker_pids()
@@ -134,7 +134,7 @@ async def test_runs_left_running_are_marked_interrupted_at_start_up(aiohttp_clie
         "values ('running', 'api', 'random_forest', '{}', '2026-01-01 00:00:00.000000')",
         "select max(id) from training_runs")
     client = await aiohttp_client(create_app(trained_config))
-    run = await expect_json(await client.get(f"/api/train/runs/{run_id}"), 200)
+    run = await check_json(await client.get(f"/api/train/runs/{run_id}"), 200)
     assert run["status"] == "interrupted"
     assert run["error"]
 
@@ -147,15 +147,15 @@ async def test_runs_left_running_are_marked_interrupted_at_start_up(aiohttp_clie
     ({"surprise": 1}, "surprise"),
 ])
 async def test_bad_training_overrides_are_400_naming_the_field(client, body, field):
-    await expect_error(await client.post("/api/train/async", json=body), 400, "validation_error", field)
+    await check_error(await client.post("/api/train/async", json=body), 400, "validation_error", field)
 
 
 async def test_training_body_must_be_json(client):
     response = await client.post("/api/train/async", data="model_type=svm",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-    await expect_error(response, 415, "unsupported_media_type")
+    await check_error(response, 415, "unsupported_media_type")
 
 
 async def test_unknown_run_is_404_and_malformed_id_400(client):
-    await expect_error(await client.get("/api/train/runs/999999"), 404, "not_found")
-    await expect_error(await client.get("/api/train/runs/abc"), 400, "validation_error", "run_id")
+    await check_error(await client.get("/api/train/runs/999999"), 404, "not_found")
+    await check_error(await client.get("/api/train/runs/abc"), 400, "validation_error", "run_id")

@@ -9,13 +9,13 @@ from aiohttp import web
 from server.app import create_app
 from server.store import db
 from server.store.errors import SchemaError
-from tests.conftest import expect_error, expect_json
+from tests.conftest import check_error, check_json
 
 
 async def test_empty_database_is_created_and_ready_without_a_model(empty_client, empty_config):
-    body = await expect_json(await empty_client.get("/healthz"), 200)
+    body = await check_json(await empty_client.get("/healthz"), 200)
     assert body == {"status": "ok"}
-    ready = await expect_json(await empty_client.get("/readyz"), 200)
+    ready = await check_json(await empty_client.get("/readyz"), 200)
     assert ready["database"]["ok"] is True
     assert ready["database"]["revision"] == db.head_revision()
     assert ready["model"] == {"version": None, "loaded": False}
@@ -27,15 +27,15 @@ async def test_empty_database_is_created_and_ready_without_a_model(empty_client,
 
 
 async def test_trained_app_reports_its_active_version(client):
-    ready = await expect_json(await client.get("/readyz"), 200)
+    ready = await check_json(await client.get("/readyz"), 200)
     assert ready["status"] == "ok"
     assert ready["model"]["loaded"] is True
     assert len(ready["model"]["version"]) == 15
 
 
 async def test_unknown_route_and_wrong_method_use_the_error_envelope(empty_client):
-    await expect_error(await empty_client.get("/nope"), 404, "not_found")
-    error = await expect_error(await empty_client.get("/api/train/async"), 405, "method_not_allowed")
+    await check_error(await empty_client.get("/nope"), 404, "not_found")
+    error = await check_error(await empty_client.get("/api/train/async"), 405, "method_not_allowed")
     assert "traceback" not in error["message"].lower()
 
 

@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType
 from server import keys
 from server.api import ws as ws_api
 from server.app import create_app
-from tests.conftest import expect_error, tiny_config
+from tests.conftest import check_error, tiny_config
 
 MB = 1 << 20
 RECORD = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
@@ -81,7 +81,7 @@ async def test_100_mb_json_body_is_refused_with_413_without_being_buffered(body_
     async with aiohttp.ClientSession() as session:
         async with session.post(body_server.url + "/api/predict", data=_json_chunks(total),
                                 headers=headers) as response:
-            await expect_error(response, 413, "payload_too_large")
+            await check_error(response, 413, "payload_too_large")
         # The connection pool may reuse nothing from that request; the server still answers.
         async with session.post(body_server.url + "/api/predict", json=RECORD) as response:
             assert response.status == 200
@@ -97,7 +97,7 @@ async def test_gzip_bomb_is_refused_with_bounded_memory(body_server, path):
     async with aiohttp.ClientSession() as session:
         async with session.post(body_server.url + path, data=bomb, headers={
                 "Content-Type": "application/json", "Content-Encoding": "gzip"}) as response:
-            error = await expect_error(response, 413)
+            error = await check_error(response, 413)
         assert error["code"] == "payload_too_large"
         async with session.get(body_server.url + "/api/train/runs") as response:
             runs = (await response.json())["runs"]

@@ -13,7 +13,7 @@ import pandas as pd
 from server.app import create_app
 from server.ml.windows import aggregate_names
 from server.store.blobs import LocalBlobStore
-from tests.conftest import expect_json, tiny_config
+from tests.conftest import check_json, tiny_config
 
 N_REQUESTS = 200
 N_TOGGLES = 20
@@ -61,13 +61,13 @@ async def test_predictions_during_twenty_rollbacks_match_the_version_they_name(a
     expected = _expected(trained_workdir, records)
     assert len(expected) == 2
     client = await aiohttp_client(create_app(tiny_config(trained_workdir, CONGESTION_API__RATE_LIMIT_PER_S="0")))
-    tag_b = (await expect_json(await client.get("/api/metrics"), 200))["version"]
+    tag_b = (await check_json(await client.get("/api/metrics"), 200))["version"]
     tag_a = next(tag for tag in expected if tag != tag_b)
     distinct = np.abs(expected[tag_a] - expected[tag_b]) > 100 * TOLERANCE
     assert distinct.mean() > 0.5, "the two versions must disagree for the test to tell them apart"
 
     started = time.monotonic()
-    first = await expect_json(await client.post(f"/api/versions/rollback/{tag_a}"), 200)
+    first = await check_json(await client.post(f"/api/versions/rollback/{tag_a}"), 200)
     one_toggle = max(time.monotonic() - started, 0.01)
     assert first["version"] == tag_a
 
@@ -76,7 +76,7 @@ async def test_predictions_during_twenty_rollbacks_match_the_version_they_name(a
     async def toggler():
         for k in range(N_TOGGLES):
             target = tag_b if k % 2 == 0 else tag_a
-            toggles.append(await expect_json(await client.post(f"/api/versions/rollback/{target}"), 200))
+            toggles.append(await check_json(await client.post(f"/api/versions/rollback/{target}"), 200))
 
     next_batch_record = N_REQUESTS
 
@@ -87,9 +87,9 @@ async def test_predictions_during_twenty_rollbacks_match_the_version_they_name(a
             indices = list(range(next_batch_record, next_batch_record + BATCH_SIZE))
             next_batch_record += BATCH_SIZE
             response = await client.post("/api/predict", json=[records[j] for j in indices])
-            return indices, await expect_json(response, 200)
+            return indices, await check_json(response, 200)
         response = await client.post("/api/predict", json=records[i])
-        return [i], [await expect_json(response, 200)]
+        return [i], [await check_json(response, 200)]
 
     results = await asyncio.gather(toggler(), *(one_request(i) for i in range(N_REQUESTS)))
     answers = results[1:]
@@ -106,7 +106,7 @@ async def test_predictions_during_twenty_rollbacks_match_the_version_they_name(a
     assert min(seen.values()) > 0, f"both versions must have answered: {seen}"
     assert [t["changed"] for t in toggles] == [True] * N_TOGGLES
     final = tag_b if N_TOGGLES % 2 else tag_a
-    assert (await expect_json(await client.get("/api/metrics"), 200))["version"] == final
+    assert (await check_json(await client.get("/api/metrics"), 200))["version"] == final
     with sqlite3.connect(trained_workdir / "metadata.sqlite3") as conn:
         (count,) = conn.execute("select count(*) from model_events where kind = 'rolled_back'").fetchone()
     assert count == N_TOGGLES + 1

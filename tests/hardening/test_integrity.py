@@ -8,7 +8,7 @@ import sqlite3
 from server import keys
 from server.app import create_app
 from server.store.blobs import LocalBlobStore
-from tests.conftest import expect_error, expect_json, tiny_config
+from tests.conftest import check_error, check_json, tiny_config
 
 
 def _pipeline_blobs(workdir) -> dict[str, tuple[str, bool]]:
@@ -46,11 +46,11 @@ async def test_tampered_pickle_is_refused_before_unpickling(aiohttp_client, trai
     _blob_path(trained_workdir, old_sha).write_bytes(pickle.dumps(_Marker(str(marker))))
 
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
-    error = await expect_error(await client.post(f"/api/versions/rollback/{old_tag}"), 409, "integrity_error")
+    error = await check_error(await client.post(f"/api/versions/rollback/{old_tag}"), 409, "integrity_error")
     assert str(trained_workdir) not in error["message"]
     assert not marker.exists(), "the tampered pickle was never loaded"
     assert client.app[keys.INFERENCE].version == active_tag
-    assert (await expect_json(await client.get("/api/metrics"), 200))["version"] == active_tag
+    assert (await check_json(await client.get("/api/metrics"), 200))["version"] == active_tag
 
 
 async def test_corrupted_active_blob_at_start_up_serves_the_newest_good_version(aiohttp_client, trained_workdir):
@@ -60,22 +60,22 @@ async def test_corrupted_active_blob_at_start_up_serves_the_newest_good_version(
     _blob_path(trained_workdir, active_sha).write_bytes(b"garbage")
 
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
-    ready = await expect_json(await client.get("/readyz"), 200)
+    ready = await check_json(await client.get("/readyz"), 200)
     assert ready["status"] == "degraded"
     assert active_tag in ready["degraded"]
     assert ready["model"]["version"] == other_tag
-    assert (await expect_json(await client.get("/api/metrics"), 200))["version"] == other_tag
+    assert (await check_json(await client.get("/api/metrics"), 200))["version"] == other_tag
 
 
 async def test_no_good_version_means_503_on_predict(aiohttp_client, trained_workdir):
     for sha, _ in _pipeline_blobs(trained_workdir).values():
         _blob_path(trained_workdir, sha).unlink()
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
-    ready = await expect_json(await client.get("/readyz"), 200)
+    ready = await check_json(await client.get("/readyz"), 200)
     assert ready["status"] == "degraded" and ready["model"]["loaded"] is False
     record = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
               "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
-    await expect_error(await client.post("/api/predict", json=record), 503)
+    await check_error(await client.post("/api/predict", json=record), 503)
 
 
 class _FullDisk(LocalBlobStore):
@@ -95,13 +95,13 @@ async def test_disk_full_while_saving_fails_the_run_and_keeps_everything(aiohttp
 
     monkeypatch.setattr(app_module, "LocalBlobStore", _FullDisk)
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
-    before = await expect_json(await client.get("/api/versions/detail"), 200)
+    before = await check_json(await client.get("/api/versions/detail"), 200)
     files_before = sorted(p.name for p in (trained_workdir / "blobs").rglob("*") if p.is_file())
 
-    run = await expect_json(await client.post("/api/train", json={}), 200)
+    run = await check_json(await client.post("/api/train", json={}), 200)
     assert run["status"] == "failed"
     assert "No space left on device" in run["error"]
-    after = await expect_json(await client.get("/api/versions/detail"), 200)
+    after = await check_json(await client.get("/api/versions/detail"), 200)
     assert after == before, "no version row was added and none changed"
     files_after = sorted(p.name for p in (trained_workdir / "blobs").rglob("*") if p.is_file())
     assert files_after == files_before, "no partial or orphan file remains"

@@ -10,7 +10,7 @@ from alembic import command
 
 from server.app import create_app
 from server.store import db, repo
-from tests.conftest import expect_json, tiny_config
+from tests.conftest import check_json, tiny_config
 from tests.hardening.registry_copies import open_stack, register_copy, trained_result
 
 FIRST = "0001"
@@ -150,6 +150,6 @@ async def test_app_start_up_on_the_first_revision_backs_up_before_upgrading(aioh
     assert dump(backups[0]) == at_first, "the backup holds every row"
     assert revision(full_db) == db.head_revision()
     assert rows_missing(at_first, dump(full_db)) == [], "the upgrade kept every row"
-    ready = await expect_json(await client.get("/readyz"), 200)
+    ready = await check_json(await client.get("/readyz"), 200)
     assert ready["model"]["loaded"] is True, ready
-    await expect_json(await client.get("/api/versions/detail"), 200)
+    await check_json(await client.get("/api/versions/detail"), 200)

@@ -211,6 +211,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
 
 def test_registry_state_machine(trained_template):
+    """Hypothesis drives the machine; any broken invariant fails the run with its step list."""
     RegistryMachine.template = trained_template
     run_state_machine_as_test(RegistryMachine, settings=settings(
         max_examples=6, stateful_step_count=12, deadline=None, database=None,

@@ -10,7 +10,7 @@ import pytest
 
 from server.app import create_app
 from server.ml.data import write_flows
-from tests.conftest import expect_json, tiny_config
+from tests.conftest import check_json, tiny_config
 from tests.scoring.conftest import api_records, flows, score
 
 
@@ -30,7 +30,7 @@ async def _api(client, frame: pd.DataFrame, threshold: float) -> list[dict]:
     records = api_records(frame)
     for start in range(0, len(records), 1000):
         response = await client.post(f"/api/predict?threshold={threshold}", json=records[start:start + 1000])
-        answers += await expect_json(response, 200)
+        answers += await check_json(response, 200)
     return answers
 
 
