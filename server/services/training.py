@@ -73,6 +73,7 @@ class ActiveRun:
     started: float
     task: asyncio.Task | None = None
     cancel_requested: bool = False
+    cancel_reason: str = "cancelled by request"
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -147,7 +148,7 @@ class TrainingService:
                 await repo.get_run(session, run_id)  # NotFound -> 404
             return False
         active.cancel_requested = True
-        active.cancel_reason = reason  # type: ignore[attr-defined]
+        active.cancel_reason = reason
         self._pool.kill_workers()
         await active.done.wait()
         return True
@@ -207,7 +208,7 @@ class TrainingService:
 
     def _death_reason(self, active: ActiveRun) -> str:
         if active.cancel_requested:
-            return getattr(active, "cancel_reason", "cancelled by request")
+            return active.cancel_reason
         return "the training worker process died unexpectedly (killed or out of memory)"
 
     async def _fail(self, active: ActiveRun, reason: str, status: str = "failed") -> None:
@@ -225,9 +226,12 @@ class TrainingService:
         self._release(active)
         self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
                            "elapsed_s": round(elapsed, 3)})
-        if self._config.versioning.auto_activate:
-            await self._registry.activate(tag, actor=self._actor, reason=f"trained by run {active.run_id}")
-        await self._registry.apply_retention(actor="system")
+        try:  # the version is registered either way; a failure here must not look like a lost run
+            if self._config.versioning.auto_activate:
+                await self._registry.activate(tag, actor=self._actor, reason=f"trained by run {active.run_id}")
+            await self._registry.apply_retention(actor="system")
+        except Exception:
+            log.exception("version %s is registered but could not be activated or retention failed", tag)
 
     def _on_worker_event(self, event: dict[str, Any]) -> None:
         """Loop-side callback of the pool's reader thread: keep order, persist in the relay."""
