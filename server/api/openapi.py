@@ -1,11 +1,13 @@
-"""GET /api/openapi.json and GET /api/docs (server-rendered, no scripts: works offline under the CSP)."""
+"""GET /api/openapi.json and GET /api/docs (rendered on the server from the same document)."""
 from __future__ import annotations
 
-import html
 import json
+import re
 
+import aiohttp_jinja2
 from aiohttp import web
 
+from server import keys
 from server.api.common import json_response
 from server.api.openapi_doc import document
 
@@ -18,37 +20,27 @@ async def openapi_json(request: web.Request) -> web.Response:
     return json_response(document())
 
 
-def _render(doc: dict) -> str:
-    """A plain HTML page listing every operation with its parameters, body and responses."""
-    esc = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(doc['info']['title'])}</title>",
-             "</head><body>",
-             f"<h1>{esc(doc['info']['title'])}</h1><p>{esc(doc['info']['description'])}</p>",
-             "<p>Machine-readable: <a href='/api/openapi.json'>/api/openapi.json</a></p>"]
-    for path, ops in doc["paths"].items():
-        for method, op in ops.items():
-            parts.append(f"<section><h2><code>{method.upper()} {esc(path)}</code></h2><p>{esc(op['summary'])}</p>")
-            params = op.get("parameters", [])
-            if params:
-                parts.append("<table><tr><th>parameter</th><th>in</th><th>schema</th><th>description</th></tr>")
-                for p in params:
-                    parts.append(f"<tr><td><code>{esc(p['name'])}</code></td><td>{esc(p['in'])}</td>"
-                                 f"<td><code>{esc(json.dumps(p['schema']))}</code></td>"
-                                 f"<td>{esc(p.get('description', ''))}</td></tr>")
-                parts.append("</table>")
-            if "requestBody" in op:
-                schema = op["requestBody"]["content"]["application/json"]["schema"]
-                parts.append(f"<p>Body (application/json): <code>{esc(json.dumps(schema))}</code></p>")
-            codes = ", ".join(esc(code) for code in op["responses"])
-            parts.append(f"<p>Responses: {codes}</p></section>")
-    parts.append("<h2>Schemas</h2>")
-    for name, schema in doc["components"]["schemas"].items():
-        parts.append(f"<h3 id='{esc(name)}'>{esc(name)}</h3><pre>{esc(json.dumps(schema, indent=2))}</pre>")
-    parts.append("</body></html>")
-    return "".join(parts)
+def _operations(doc: dict) -> list[dict]:
+    """Each operation flattened for the docs template (JSON snippets pre-rendered)."""
+    operations = []
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            operations.append({
+                "method": method.upper(), "path": path, "summary": op["summary"],
+                "anchor": re.sub(r"[^a-z0-9]+", "-", f"{method} {path}".lower()).strip("-"),
+                "parameters": [{**p, "schema_json": json.dumps(p["schema"])} for p in op.get("parameters", [])],
+                "body": json.dumps(body) if body else None,
+                "responses": ", ".join(sorted(op["responses"])),
+            })
+    return operations
 
 
 @routes.get("/api/docs")
-async def docs(request: web.Request) -> web.Response:
-    """Readable documentation rendered from the same document."""
-    return web.Response(text=_render(document()), content_type="text/html")
+@aiohttp_jinja2.template("api_docs.html")
+async def docs(request: web.Request) -> dict:
+    """Readable documentation rendered from the same document, in the site's layout."""
+    doc = document()
+    return {"page": "docs", "default_threshold": request.app[keys.CONFIG].api.default_threshold,
+            "doc": doc, "operations": _operations(doc),
+            "schemas": [(name, json.dumps(schema, indent=2)) for name, schema in doc["components"]["schemas"].items()]}
