@@ -17,15 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from benchlib import REPO, ensure_model
+from benchlib import environ
 sys.path.insert(0, str(REPO))
-
-
-def environ(workdir: Path) -> dict[str, str]:
-    """Env overrides pointing storage at workdir."""
-    return {**os.environ, "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
-            "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"), "CONGESTION_LOGGING__DIR": "",
-            "CONGESTION_LOGGING__LEVEL": "WARNING"}
 
 
 def ensure_flows(cache: Path, rows: int, fmt: str) -> Path:
@@ -39,15 +33,6 @@ def ensure_flows(cache: Path, rows: int, fmt: str) -> Path:
         write_flows(generate_flows(rows, seed=2024), path)
         print(f"  done in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
     return path
-
-
-def ensure_model(workdir: Path) -> None:
-    """Train the default model into workdir unless it already holds one."""
-    if (workdir / "metadata.sqlite3").exists():
-        return
-    print(f"training the default model into {workdir} (congestion pipeline) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "server", "pipeline"], cwd=REPO, env=environ(workdir), check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[float, int, float, str]:

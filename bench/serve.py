@@ -22,7 +22,15 @@ from pathlib import Path
 
 import aiohttp
 
-REPO = Path(__file__).resolve().parent.parent
+from benchlib import REPO, ensure_model
+from benchlib import environ as _environ
+
+
+def environ(workdir: Path) -> dict[str, str]:
+    """Store overrides, and no rate limit: the benchmark is one client on purpose."""
+    return _environ(workdir, CONGESTION_API__RATE_LIMIT_PER_S="0")
+
+
 RECORD = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
           "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
 BARE = """
@@ -43,22 +51,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def environ(workdir: Path) -> dict[str, str]:
-    """Env overrides pointing storage at workdir."""
-    return {**os.environ, "CONGESTION_STORAGE__DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'metadata.sqlite3'}",
-            "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"), "CONGESTION_LOGGING__DIR": "",
-            "CONGESTION_LOGGING__LEVEL": "WARNING", "CONGESTION_API__RATE_LIMIT_PER_S": "0"}
-
-
-def ensure_model(workdir: Path) -> None:
-    """Train the default model into workdir unless it already holds one."""
-    if (workdir / "metadata.sqlite3").exists():
-        return
-    print(f"training the default model into {workdir} (congestion pipeline) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "server", "pipeline"], cwd=REPO, env=environ(workdir), check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, timeout: float = 120.0) -> None:
