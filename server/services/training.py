@@ -16,6 +16,7 @@ from server.services.events import EventHub
 from server.services.pool import InProcessRunner, TrainingPool
 from server.services.registry import Registry
 from server.store import repo
+from server.store.run_owner import current_owner
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class TrainingService:
         async with self._sessions.begin() as session:
             count = await repo.mark_interrupted_runs(session)
         if count:
-            log.warning("marked %d run(s) left running by a previous server as interrupted", count)
+            log.warning("marked %d run(s) whose server process is gone as interrupted", count)
         self._pool.start(asyncio.get_running_loop())
         self._relay_task = asyncio.create_task(self._relay(), name="training-relay")
 
@@ -127,7 +128,8 @@ class TrainingService:
             spec = self._spec(request)
             async with self._sessions.begin() as session:
                 run = await repo.create_run(session, trigger=trigger, model_type=spec["model_type"],
-                                            config_snapshot=spec, status="running")
+                                            config_snapshot=spec, status="running",
+                                            owner=current_owner())
             self.active = ActiveRun(run_id=run.id, started=time.monotonic())
             self._hub.publish({"type": "run_started", "run_id": run.id, "trigger": trigger,
                                "model_type": spec["model_type"], "elapsed_s": 0.0})

@@ -32,6 +32,7 @@ class RunRecord:
     error: str | None
     version_id: int | None
     phases: tuple[PhaseRecord, ...] = ()
+    owner: str | None = None  # "<hostname>:<pid>:<start>" of the process running it
 
     @property
     def is_open(self) -> bool:

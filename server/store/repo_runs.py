@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.store._common import aware, check_choice, seconds_between
 from server.store.errors import Conflict, InvalidValue, NotFound
 from server.store.records import PhaseRecord, RunRecord
+from server.store.run_owner import current_owner, owner_alive, parse_owner
 from server.store.tables import RUN_OPEN_STATUSES, RUN_STATUSES, RUN_TRIGGERS, RunPhase, TrainingRun
 
 TERMINAL_STATUSES = tuple(s for s in RUN_STATUSES if s not in RUN_OPEN_STATUSES)
@@ -35,6 +36,7 @@ def _run(row: TrainingRun, phases: Iterable[PhaseRecord] = ()) -> RunRecord:
         error=row.error,
         version_id=row.version_id,
         phases=tuple(phases),
+        owner=row.owner,
     )
 
 
@@ -66,9 +68,13 @@ async def create_run(
     model_type: str,
     config_snapshot: Mapping[str, Any],
     status: str = "queued",
+    owner: str | None = None,
     now: datetime | None = None,
 ) -> RunRecord:
-    """Insert a run; ``started_at`` is the request time (queued runs included)."""
+    """Insert a run; ``started_at`` is the request time (queued runs included).
+
+    ``owner`` names the server process that runs it (:func:`run_owner.current_owner`).
+    """
     check_choice("trigger", trigger, RUN_TRIGGERS)
     check_choice("status", status, RUN_OPEN_STATUSES)
     row = TrainingRun(
@@ -77,6 +83,7 @@ async def create_run(
         model_type=model_type,
         config_snapshot=dict(config_snapshot),
         started_at=aware(now),
+        owner=owner,
     )
     session.add(row)
     await session.flush()
@@ -181,18 +188,37 @@ async def running_run(session: AsyncSession) -> RunRecord | None:
 
 
 async def mark_interrupted_runs(
-    session: AsyncSession, *, now: datetime | None = None, reason: str = INTERRUPTED_MESSAGE
+    session: AsyncSession,
+    *,
+    now: datetime | None = None,
+    reason: str = INTERRUPTED_MESSAGE,
+    me: str | None = None,
+    alive: Callable[[str], bool] = owner_alive,
 ) -> int:
-    """At start-up: queued/running runs left by a dead process become ``interrupted``."""
+    """At start-up: open runs whose process is provably gone become ``interrupted``.
+
+    That is runs without an owner (recorded before owners existed) and runs owned by a process
+    on this host (``me``, default :func:`run_owner.current_owner`) for which ``alive`` says no.
+    """
+    here = parse_owner(me or current_owner())
     end = aware(now)
     rows = list(
         await session.scalars(select(TrainingRun).where(TrainingRun.status.in_(RUN_OPEN_STATUSES)))
     )
+    orphans = []
     for row in rows:
+        if row.owner is not None:
+            owner = parse_owner(row.owner)
+            # Another host's processes are invisible from here, so its runs stay open: that
+            # host's next start marks them if their process died.
+            if owner is None or here is None or owner.host != here.host or alive(row.owner):
+                continue
+        orphans.append(row)
+    for row in orphans:
         row.status = "interrupted"
         row.error = reason
         row.finished_at = end
         row.duration_s = seconds_between(row.started_at, end)
     # Phases left open stay open: they show where the run died.
     await session.flush()
-    return len(rows)
+    return len(orphans)

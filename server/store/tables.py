@@ -99,6 +99,8 @@ class TrainingRun(Base):
     version_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_versions.id", use_alter=True), index=True
     )
+    # "<hostname>:<pid>:<start>" of the server process running it; NULL for older runs.
+    owner: Mapped[str | None] = mapped_column(String(255))
 
 
 class RunPhase(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.store import repo
 from server.store.errors import Conflict, InvalidValue, NotFound
 from server.store.records import ArtifactSpec
+from server.store.run_owner import UNKNOWN_START, current_owner
 from tests.backends import execute_sql
 
 T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
@@ -68,6 +69,50 @@ async def test_mark_interrupted_runs(sm: Sm) -> None:
     assert runs[a.id].status == runs[b.id].status == "interrupted"
     assert runs[a.id].error == repo.INTERRUPTED_MESSAGE and runs[a.id].duration_s == 60.0
     assert runs[c.id].status == "cancelled"
+
+
+async def test_run_records_its_owner(sm: Sm) -> None:
+    async with sm.begin() as s:
+        run = await repo.create_run(s, trigger="api", model_type="m", config_snapshot={},
+                                    owner="host-a:41:boot/77", now=T0)
+    async with sm() as s:
+        assert (await repo.get_run(s, run.id)).owner == run.owner == "host-a:41:boot/77"
+        assert (await repo.list_runs(s))[0].owner == "host-a:41:boot/77"
+
+
+async def test_mark_interrupted_runs_spares_live_and_other_host_runs(sm: Sm) -> None:
+    me, live, dead, reused = "host-a:10:b/100", "host-a:11:b/200", "host-a:12:b/300", "host-a:13:b/400"
+    running = {me, live, "host-a:13:b/999"}  # pid 13 now belongs to another process
+    owners = [me, live, dead, reused, "host-b:11:b/200", "host-b:99:b/1", None, "not an owner"]
+    async with sm.begin() as s:
+        ids = {o: (await repo.create_run(s, trigger="api", model_type="m", config_snapshot={},
+                                         status="running", owner=o, now=T0)).id for o in owners}
+    async with sm.begin() as s:
+        assert await repo.mark_interrupted_runs(s, me=me, alive=running.__contains__) == 3
+    async with sm() as s:
+        status = {o: (await repo.get_run(s, ids[o])).status for o in owners}
+    assert [o for o in owners if status[o] == "interrupted"] == [dead, reused, None]
+    assert {status[o] for o in owners if o not in (dead, reused, None)} == {"running"}
+
+
+async def test_mark_interrupted_runs_checks_real_processes_on_this_host(sm: Sm) -> None:
+    me = current_owner()
+    host, pid, start = me.split(":")
+    if start == UNKNOWN_START:
+        pytest.skip("no /proc: a live pid cannot be told from a reused one")
+    async with sm.begin() as s:
+        mine = await repo.create_run(s, trigger="api", model_type="m", config_snapshot={},
+                                     status="running", owner=me, now=T0)
+        reused = await repo.create_run(s, trigger="api", model_type="m", config_snapshot={},
+                                       status="running", owner=f"{host}:{pid}:{start}0", now=T0)
+        gone = await repo.create_run(s, trigger="api", model_type="m", config_snapshot={},
+                                     status="running", owner=f"{host}:{2**22 + 1}:{start}", now=T0)
+    async with sm.begin() as s:
+        assert await repo.mark_interrupted_runs(s) == 2
+    async with sm() as s:
+        assert (await repo.get_run(s, mine.id)).status == "running"
+        assert (await repo.get_run(s, reused.id)).status == "interrupted"
+        assert (await repo.get_run(s, gone.id)).status == "interrupted"
 
 
 async def test_register_version_records_everything(sm: Sm, add_version: Any) -> None:
