@@ -38,6 +38,7 @@ class StorageConfig:
     database_url: str = "sqlite+aiosqlite:///blobs/metadata.sqlite3"
     blob_dir: str = "blobs"
     auto_upgrade: bool = True
+    blob_gc_grace_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "api.default_threshold": (0.0, 1.0),
     "api.max_batch": (1, 100_000),
     "api.max_body_bytes": (1024, 1 << 30),
+    "storage.blob_gc_grace_s": (0, 30 * 86_400),
     "versioning.keep_last": (1, 10_000),
     "versioning.follow_interval_s": (0, 86_400),
     "training.max_workers": (1, 64),

@@ -150,10 +150,15 @@ class Registry:
             raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
 
     async def _collect_garbage(self) -> int:
-        """Delete blobs no live artifact row references (orphans of a failed or killed save)."""
+        """Delete blobs no live artifact row references (orphans of a failed or killed save).
+
+        Blobs younger than ``storage.blob_gc_grace_s`` are kept: with several processes on one
+        blob folder they may belong to a save whose rows are not inserted yet.
+        """
         async with self._sessions() as session:
             referenced = await repo.referenced_sha256s(session)
-        return await asyncio.to_thread(self._blobs.gc, referenced)
+        grace = self._config.storage.blob_gc_grace_s  # other processes' saves in progress
+        return await asyncio.to_thread(self._blobs.gc, referenced, blob_grace_s=grace)
 
     async def load_at_start_up(self) -> None:
         """Remove orphan blobs, then serve the active version or else the newest that verifies."""

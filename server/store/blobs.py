@@ -62,8 +62,14 @@ class BlobStore(ABC):
         """Every stored blob (size from the file system, not verified)."""
 
     @abstractmethod
-    def gc(self, referenced: set[str], *, temp_grace_s: float = TEMP_GRACE_S) -> int:
-        """Delete blobs not in ``referenced`` and stale temp files; return how many went."""
+    def gc(
+        self, referenced: set[str], *, temp_grace_s: float = TEMP_GRACE_S, blob_grace_s: float = 0.0
+    ) -> int:
+        """Delete stale temp files and blobs not in ``referenced``; return how many went.
+
+        Unreferenced blobs younger than ``blob_grace_s`` are kept: another process may have
+        written them for a version whose rows it has not inserted yet.
+        """
 
 
 def _short(sha256: str) -> str:
@@ -81,8 +87,9 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobStore(BlobStore):
     """Blobs as read-only files; each write goes temp file -> fsync -> rename -> fsync dir.
 
-    The registry must only reference a blob after :meth:`put` returned; :meth:`gc` deletes
-    every unreferenced blob, so run it when no training result is being registered.
+    The registry must only reference a blob after :meth:`put` returned. :meth:`gc` deletes
+    unreferenced blobs older than its ``blob_grace_s`` (every one by default), so with no grace
+    run it when no training result is being registered, in this process or any other.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -100,9 +107,12 @@ class LocalBlobStore(BlobStore):
         if final.is_file() and final.stat().st_size == len(data):
             try:
                 self.read(digest, len(data))
-                return ref  # identical content already stored
+                os.utime(final)  # identical content already stored: renew the gc grace
+                return ref
             except BlobIntegrityError:
                 pass  # a damaged copy: rewrite it below
+            except OSError:
+                pass  # cannot touch it (another user's file): a rewrite renews it too
         folder = final.parent
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{TEMP_PREFIX}{digest}-{secrets.token_hex(4)}"
@@ -160,14 +170,21 @@ class LocalBlobStore(BlobStore):
             if SHA256_RE.match(path.name) and path.parent.name == path.name[:2]:
                 yield BlobRef(path.name, path.stat().st_size)
 
-    def gc(self, referenced: set[str], *, temp_grace_s: float = TEMP_GRACE_S) -> int:
+    def gc(
+        self, referenced: set[str], *, temp_grace_s: float = TEMP_GRACE_S, blob_grace_s: float = 0.0
+    ) -> int:
         removed = 0
-        cutoff = time.time() - temp_grace_s
+        now = time.time()
         for path in list(self._files()):
-            if path.name.startswith(TEMP_PREFIX):
-                stale = path.stat().st_mtime < cutoff
-            else:
-                stale = SHA256_RE.match(path.name) is not None and path.name not in referenced
+            try:
+                if path.name.startswith(TEMP_PREFIX):
+                    stale = path.stat().st_mtime < now - temp_grace_s
+                else:
+                    stale = SHA256_RE.match(path.name) is not None and path.name not in referenced
+                    if stale and blob_grace_s > 0:
+                        stale = path.stat().st_mtime < now - blob_grace_s
+            except FileNotFoundError:
+                continue  # renamed into place or collected by another process meanwhile
             if stale:
                 path.unlink(missing_ok=True)
                 removed += 1

@@ -93,3 +93,23 @@ def test_gc_removes_unreferenced_blobs_and_stale_temp_files(store: LocalBlobStor
     assert store.exists(keep.sha256) and not store.exists(drop.sha256)
     assert not stale.exists() and fresh.exists() and stranger.exists()
     assert store.gc({keep.sha256}, temp_grace_s=0) == 1
+
+
+def test_gc_grace_keeps_young_unreferenced_blobs(store: LocalBlobStore) -> None:
+    """Another process may have written a blob whose artifact row is not inserted yet."""
+    young = store.put(b"being saved elsewhere")
+    old = store.put(b"orphan of a crash")
+    hour_ago = time.time() - 3600
+    os.utime(store.root / "sha256" / old.sha256[:2] / old.sha256, (hour_ago, hour_ago))
+    assert store.gc(set(), blob_grace_s=600) == 1
+    assert store.exists(young.sha256) and not store.exists(old.sha256)
+    assert store.gc(set()) == 1, "no grace by default: every unreferenced blob goes"
+
+
+def test_put_of_existing_content_renews_its_grace(store: LocalBlobStore) -> None:
+    ref = store.put(b"same bytes")
+    path = store.root / "sha256" / ref.sha256[:2] / ref.sha256
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))
+    assert store.put(b"same bytes") == ref
+    assert store.gc(set(), blob_grace_s=600) == 0 and store.exists(ref.sha256)
