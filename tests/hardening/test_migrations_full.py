@@ -121,8 +121,14 @@ async def test_head_to_first_revision_and_back_keeps_every_row_of_the_first_sche
         assert conn.execute("pragma foreign_key_check").fetchall() == []
 
 
+# Values a downgrade drops by design (each migration's docstring says why that is acceptable).
+DROPPED_BY_DOWNGRADE = {"training_runs": {"owner"}}  # 0003: only meaningful while a run is open
+
+
 async def test_head_to_first_revision_and_back_keeps_every_row(full_db):
-    before = dump(full_db)
+    before = {table: {key: {c: v for c, v in row.items() if c not in DROPPED_BY_DOWNGRADE.get(table, ())}
+                      for key, row in rows.items()}
+              for table, rows in dump(full_db).items()}
     await migrate(full_db, "downgrade", FIRST)
     await migrate(full_db, "upgrade", "head")
     lost = rows_missing(before, dump(full_db))
