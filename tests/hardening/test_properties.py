@@ -127,6 +127,8 @@ class RegistryMachine(RuleBasedStateMachine):
     """train (register a copy, maybe activate, retention) / rollback / prune against a real registry."""
 
     template: Path  # set by the test: the trained DB + blobs
+    checks = 0  # invariant checks across every run, so the test can prove the machine ran
+    trained = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -155,6 +157,7 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(activate=st.booleans())
     def train(self, activate: bool) -> None:
         self.copies += 1
+        type(self).trained += 1
         tag = self.run(register_copy(self.stack, self.result, self.copies))
         self.tags.append(tag)
         if activate:
@@ -179,6 +182,7 @@ class RegistryMachine(RuleBasedStateMachine):
     @invariant()
     def promises_hold(self) -> None:
         self.steps += 1
+        type(self).checks += 1
         versions = {v.id: v for v in self.run(self._versions())}
         live = [v for v in versions.values() if v.pruned_at is None]
 
@@ -213,6 +217,10 @@ class RegistryMachine(RuleBasedStateMachine):
 def test_registry_state_machine(trained_template):
     """Hypothesis drives the machine; any broken invariant fails the run with its step list."""
     RegistryMachine.template = trained_template
+    RegistryMachine.checks = RegistryMachine.trained = 0
     run_state_machine_as_test(RegistryMachine, settings=settings(
         max_examples=6, stateful_step_count=12, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    # A machine that never stepped would pass vacuously: the invariants must really have run.
+    assert RegistryMachine.checks >= 6, RegistryMachine.checks
+    assert RegistryMachine.trained >= 1, "no train step ran"
