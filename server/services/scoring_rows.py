@@ -56,7 +56,7 @@ def _numbers(col: pa.ChunkedArray, name: str) -> np.ndarray:
         text = pc.utf8_trim_whitespace(col)
         try:
             return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some cell is not a number: find which
+        except pa.ArrowInvalid:  # some cell is not a number: find which
             values = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
             return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     return np.full(len(col), np.nan)  # booleans, lists...: the API refuses them too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
@@ -198,17 +199,8 @@ async def register_version(
     try:
         await session.flush()
         session.add(_metrics_row(version.id, metrics))
-        session.add_all(
-            Artifact(
-                version_id=version.id,
-                kind=s.kind,
-                name=s.name,
-                sha256=s.sha256,
-                size_bytes=s.size_bytes,
-                content_type=s.content_type,
-            )
-            for s in artifacts
-        )
+        # ArtifactSpec's fields are the artifact row's columns, by design.
+        session.add_all(Artifact(version_id=version.id, **asdict(s)) for s in artifacts)
         session.add(ModelEvent(kind="trained", version_id=version.id, actor=actor, created_at=created))
         await session.flush()
     except IntegrityError as exc:
