@@ -95,7 +95,7 @@ def _dispatch(args: argparse.Namespace, config) -> int:
     if args.command == "generate-data":
         return _generate(args, config)
     if args.command == "score":
-        from server.services import scoring
+        from server.scoring import cli as scoring
 
         return scoring.run(config, scoring.ScoreOptions.from_args(args))
     if args.command == "db":

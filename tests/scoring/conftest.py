@@ -9,7 +9,8 @@ import pytest
 
 from server.ml.data import generate_flows
 from server.ml.schema import FLOW_COLUMNS
-from server.services import scoring
+from server.scoring import cli as scoring
+from server.scoring.job import ScoreReport
 
 
 def flows(rows: int, seed: int = 11) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def api_records(frame: pd.DataFrame) -> list[dict]:
             for row in frame[list(FLOW_COLUMNS)].to_dict(orient="records")]
 
 
-def score(config, data: Path, out: Path, **options) -> scoring.ScoreReport:
+def score(config, data: Path, out: Path, **options) -> ScoreReport:
     """Run the scorer in this process with the config's key limit, column map and threshold."""
     bundle = asyncio.run(scoring.load_bundle(config, options.pop("version", None)))
     opts = scoring.ScoreOptions(Path(data), Path(out), progress=False, **options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from server.ml.windows import WindowState
-from server.services.batch_features import StreamWindows, feature_matrix
+from server.scoring.features import StreamWindows, feature_matrix
 from server.services.inference import prepare_bundle
 from tests.scoring.conftest import api_records, flows
 

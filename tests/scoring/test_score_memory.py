@@ -23,7 +23,7 @@ import pyarrow
 pyarrow.set_cpu_count(1)  # arrow's pools start their threads in the warm-up, not under the limit
 pyarrow.set_io_thread_count(1)
 from server.config import load_config
-from server.services import scoring
+from server.scoring import cli as scoring
 
 mode, small, big, out = sys.argv[1:5]
 config = load_config()

@@ -1,9 +1,8 @@
-"""Bulk scoring I/O: chunked CSV/Parquet readers with data line numbers, and an atomic streaming writer."""
+"""Bulk scoring input: chunked CSV/Parquet readers that keep each row's data line number."""
 from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,47 +138,6 @@ class FlowReader:
             for start in range(0, batch.num_rows, self.chunk_rows):
                 yield Chunk(table.slice(start, self.chunk_rows), lines[start:start + self.chunk_rows])
             seen += batch.num_rows
-
-
-class AtomicTableWriter:
-    """Writes tables to a temp file beside `path` and renames it into place only on success."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.kind = _kind(self.path)
-        self._tmp: Path | None = None
-        self._writer: Any = None
-        self.rows = 0
-
-    def __enter__(self) -> "AtomicTableWriter":
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        return self
-
-    def write(self, table: pa.Table) -> None:
-        """Append rows; the first table fixes the schema."""
-        if self._writer is None:
-            if self.kind == "parquet":
-                self._writer = pq.ParquetWriter(self._tmp, table.schema)
-            else:
-                self._writer = pacsv.CSVWriter(self._tmp, table.schema)
-        elif table.schema != self._writer.schema:
-            table = table.cast(self._writer.schema)
-        self._writer.write_table(table)
-        self.rows += table.num_rows
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self._tmp is not None
-        try:
-            if self._writer is not None:
-                self._writer.close()
-            if exc_type is None:
-                with open(self._tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(self._tmp, self.path)
-        finally:
-            self._tmp.unlink(missing_ok=True)
 
 
 def rename_columns(names: list[str], column_map: Mapping[str, str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from server.ml.errors import DataError
 from server.ml.iputil import is_valid_ip
 from server.ml.schema import BYTES_SENT, DEST_IP, HOUR, PACKET_SIZE, PROTOCOL, SOURCE_IP, TIMESTAMP
 from server.schemas import MAX_BYTES_SENT, MAX_PACKET_SIZE, MAX_TEXT, MAX_TIMESTAMP
-from server.services.scoring_io import BadRow
+from server.scoring.reader import BadRow
 
 # column -> (low, high, whole numbers only), as server.schemas checks a JSON record
 NUMBER_RULES: dict[str, tuple[float, float, bool]] = {
