@@ -17,6 +17,7 @@ from .evaluate import evaluate
 from .explain import Explainer
 from .pipeline import build_pipeline, param_grid
 from .plots import eda_plots, evaluation_plots
+from .profile import build_profile
 from .schema import FLOW_COLUMNS, LABEL, P_TRUE, TIMESTAMP
 from .search import run_search
 from .summary import data_summary, distribution
@@ -144,6 +145,8 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         rows = np.sort(rng.choice(n_test, size=n_sample, replace=False)) + split
         features = fitted.named_steps["features"].transform(X.iloc[rows])
         shap_global = Explainer(fitted).global_importance(features)
+        profile = build_profile(X.iloc[split:], proba, shap_global, windows, int(feat_cfg.get("subnet_prefix", 24)),
+                                int(feat_cfg.get("subnet_prefix_v6", 64)))
     with phases.phase("plots"):
         plots = {**eda_plots(df), **evaluation_plots(y[split:], proba, metrics, shap_global)}
 
@@ -161,6 +164,7 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         "params": _plain({k.removeprefix("model__"): v for k, v in result.best_params.items()}),
         "data_summary": _plain({**data_summary(df, source), "train_rows": split, "test_rows": n_test}),
         "distribution": _plain(distribution(df, random_state)),
+        "profile": _plain(profile),
         "phases": phases.durations,
         "cv": _plain({
             "scoring": model_cfg.get("scoring", "average_precision"), "best_score": result.best_score,

@@ -36,6 +36,10 @@ def test_run_training_phases_progress_and_result(small_config: dict, model_type:
     flows = generate_flows(50, 99)
     assert pipeline.predict_proba(flows).shape == (50, 2)
     assert len(result["distribution"]["source_ip"]["sample"]) > 0 and "TCP" in result["distribution"]["protocol"]
+    profile = json.loads(json.dumps(result["profile"]))  # a small JSON artifact of the hold-out
+    assert profile["rows"] == result["data_summary"]["test_rows"] == len(profile["probability"]["sketch"])
+    assert {"bytes_sent", "src_flows_60s", "dst_subnet_bytes_600s"} <= set(profile["numeric"])
+    assert set(profile["categorical"]) == {"protocol", "dest_subnet"} and profile["shap_groups"]
 
 
 def test_single_class_file_is_a_training_error(tmp_path: Path, small_config: dict):

@@ -1,0 +1,1 @@
+"""Live monitoring: prediction windows, drift detection and alerts."""

@@ -1,0 +1,55 @@
+"""Streaming detectors and the debounced alert state machine on streams with known shifts."""
+import numpy as np
+
+from server.monitoring.alerts import AlertEngine, AlertSettings
+from server.monitoring.detectors import PageHinkley, SeasonalRate
+
+
+def _first_detection(stream) -> int | None:
+    detector = PageHinkley(delta=0.01, threshold=5.0)
+    for i, x in enumerate(stream):
+        if detector.update(float(x)).drift_detected:
+            return i
+    return None
+
+
+def test_page_hinkley_catches_a_mean_shift_soon_after_it_starts():
+    rng = np.random.default_rng(1)
+    stream = np.concatenate([rng.normal(0.2, 0.05, 2000), rng.normal(0.4, 0.05, 500)])
+    at = _first_detection(stream)
+    assert at is not None and 2000 <= at < 2100
+
+
+def test_page_hinkley_stays_quiet_on_a_stationary_stream():
+    rng = np.random.default_rng(2)
+    assert _first_detection(rng.normal(0.2, 0.05, 5000)) is None
+
+
+def test_seasonal_rate_compares_the_same_hour_of_day():
+    rate = SeasonalRate(3600, days=7, factor=3.0)
+    for day in range(3):
+        for hour in range(24):
+            rows = 100 if 8 <= hour < 20 else 10  # a strong daily cycle is not a change
+            assert not rate.update(day * 86_400 + hour * 3600, rows)["drift"]
+    verdict = rate.update(3 * 86_400 + 2 * 3600, 100)  # afternoon volume at night
+    assert verdict["drift"] and verdict["level"] == 10 and verdict["ratio"] == 10
+
+
+def test_shift_at_a_known_window_opens_after_debounce_and_resolves_after_it_ends():
+    engine = AlertEngine(AlertSettings(for_windows=2, resolve_windows=3))
+    shifted = set(range(10, 16))  # the shift spans windows 10..15
+    noisy = {4}  # one noisy window alone must not open anything
+    transitions = []
+    for w in range(30):
+        fires = w in shifted or w in noisy
+        transitions += engine.evaluate("v1", w, {"dataset_drift": (fires, {"window": w})})
+    assert [(t.kind, t.rule, t.window_start) for t in transitions] == [
+        ("opened", "dataset_drift", 11), ("resolved", "dataset_drift", 18)]
+    assert transitions[0].evidence["windows_firing"] == 2
+
+
+def test_alerts_are_per_version_and_rule():
+    engine = AlertEngine(AlertSettings(for_windows=1, resolve_windows=1))
+    opened = engine.evaluate("v1", 0, {"dataset_drift": (True, {}), "prediction_drift": (False, {})})
+    assert [(t.rule, t.version) for t in opened] == [("dataset_drift", "v1")]
+    assert engine.is_open("v1", "dataset_drift") and not engine.is_open("v2", "dataset_drift")
