@@ -21,6 +21,7 @@ class AtomicTableWriter:
         self.kind = _kind(self.path)
         self._tmp: Path | None = None
         self._writer: Any = None
+        self._schema: pa.Schema | None = None  # kept here: pyarrow's CSVWriter does not expose its schema
         self.rows = 0
 
     def __enter__(self) -> "AtomicTableWriter":
@@ -32,12 +33,13 @@ class AtomicTableWriter:
     def write(self, table: pa.Table) -> None:
         """Append rows; the first table fixes the schema."""
         if self._writer is None:
+            self._schema = table.schema
             if self.kind == "parquet":
                 self._writer = pq.ParquetWriter(self._tmp, table.schema)
             else:
                 self._writer = pacsv.CSVWriter(self._tmp, table.schema)
-        elif table.schema != self._writer.schema:
-            table = table.cast(self._writer.schema)
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
         self._writer.write_table(table)
         self.rows += table.num_rows
 
