@@ -58,4 +58,6 @@ def run(config: Config, options: ScoreOptions) -> int:
         print(f"note: window aggregates were computed record by record: {report.online_reason}", file=sys.stderr)
     print(f"scored {report.rows_scored} of {report.rows_read} rows with version {report.version} "
           f"in {report.seconds:.1f} s ({report.rows_per_s:,.0f} rows/s), {report.bad_count} skipped -> {options.out}")
+    if report.quality is not None:
+        print(report.quality)
     return 0 if report.rows_scored or not report.rows_read else 1

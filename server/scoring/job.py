@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,10 +15,13 @@ from typing import Any, Callable
 import numpy as np
 
 from server.ml.errors import DataError
+from server.ml.schema import LABEL
 from server.scoring.features import StreamWindows, feature_matrix
 from server.scoring.output import output_table
+from server.scoring.progress import ScoreProgress
+from server.scoring.quality import FileQuality, QualityCounter
 from server.scoring.reader import BadRow, Chunk, FlowReader, rename_columns
-from server.scoring.rows import CheckedChunk, check_chunk, missing_columns
+from server.scoring.rows import CheckedChunk, check_chunk, label_values, missing_columns
 from server.scoring.writer import AtomicTableWriter
 from server.services.inference import ServingBundle
 
@@ -59,6 +61,7 @@ class ScoreReport:
     bad_count: int = 0
     seconds: float = 0.0
     online_reason: str | None = None
+    quality: FileQuality | None = None  # when the input has a label column
 
     @property
     def rows_per_s(self) -> float:
@@ -69,8 +72,6 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
                column_map: dict[str, str] | None = None, threshold: float = 0.5,
                on_bad: Callable[[BadRow], None] | None = None) -> ScoreReport:
     """Score options.data into options.out; DataError (and no output) on a bad row with on_error=fail."""
-    from tqdm import tqdm
-
     if options.out.resolve() == options.data.resolve():
         raise DataError("--out must differ from --data")
     threshold = options.threshold if options.threshold is not None else threshold
@@ -79,22 +80,28 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
     missing_columns(columns)
     windows = StreamWindows.for_bundle(bundle, max_window_keys)
     report = ScoreReport(bundle.version)
+    quality = QualityCounter(threshold) if LABEL in columns else None
     started = time.perf_counter()
 
-    def finish(chunk: Chunk, checked: CheckedChunk, X: np.ndarray) -> None:
+    def finish(chunk: Chunk, checked: CheckedChunk, X: np.ndarray, labels: np.ndarray | None) -> None:
         """Predict and write one chunk (worker thread: GTIL and the Parquet writer release the GIL)."""
         probability = bundle.runtime.positive_proba(X) if len(X) else np.empty(0)  # type: ignore[union-attr]
         writer.write(output_table(chunk.table, checked, columns, probability, threshold, bundle, X, options.explain))
-        bar.update(chunk.table.num_rows)
+        if quality is not None and labels is not None:
+            quality.add(labels, probability)
+        progress.advance(chunk.table.num_rows)
 
     # Two stages on two cores: this thread reads, checks and builds features for chunk k+1 while the
     # worker predicts and writes chunk k. One chunk in flight keeps memory at about three chunks.
-    with contextlib.closing(reader), AtomicTableWriter(options.out) as writer, tqdm(
-            total=reader.total_rows, unit=" rows", unit_scale=True, desc="scoring", file=sys.stderr,
-            disable=not options.progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(1) as worker:
+    finished = False
+    with contextlib.closing(reader), AtomicTableWriter(options.out) as writer, contextlib.ExitStack() as stack, \
+            ThreadPoolExecutor(1) as worker:
+        progress = ScoreProgress(reader.total_rows, reader.estimated_rows, options.progress)
+        stack.callback(lambda: progress.close(finished))  # after the worker's last chunk (exits run in reverse)
         pending: Future | None = None  # the executor's exit waits for it, so the writer never closes mid-table
         for chunk in reader:
             checked = check_chunk(chunk.table, columns, chunk.lines)
+            labels = label_values(chunk.table, columns[LABEL], checked.ok) if quality is not None else None
             last = int(chunk.lines[-1]) if len(chunk.lines) else None
             dropped = reader.drain_bad_rows(last)  # rows the CSV parser could not split into fields
             report.rows_read += len(dropped)
@@ -102,7 +109,7 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
             X = feature_matrix(bundle, checked.frame, windows.aggregates(checked.frame))
             if pending is not None:
                 pending.result()
-            pending = worker.submit(finish, chunk, checked, X)
+            pending = worker.submit(finish, chunk, checked, X, labels)
             report.rows_read += chunk.table.num_rows
             report.rows_scored += len(X)
         dropped = reader.drain_bad_rows()
@@ -112,8 +119,10 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
             pending.result()
         if report.rows_read == 0:
             raise DataError("the file has a header but no data rows")
+        finished = True
     report.seconds = time.perf_counter() - started
     report.online_reason = windows.online_reason
+    report.quality = quality.result() if quality is not None else None
     return report
 
 

@@ -52,7 +52,8 @@ class FlowReader:
             raise DataError("the file is empty")
         self.kind = _kind(self.path)
         self.chunk_rows = max(1, int(chunk_rows))
-        self.total_rows: int | None = None
+        self.total_rows: int | None = None       # exact (Parquet metadata), else None
+        self.estimated_rows: int | None = None   # CSV: from the file size and sampled line lengths
         self._malformed: list[int] = []   # data lines the CSV parser dropped, in file order
         self._pending: list[BadRow] = []
         self._file: Any = None
@@ -70,12 +71,14 @@ class FlowReader:
     def _csv_header(self) -> list[str]:
         with open(self.path, "rb") as fh:
             sample = fh.read(SAMPLE_BYTES)
-        header, _, rest = sample.partition(b"\n")
-        names = next(csv.reader([header.decode("utf-8", "replace").rstrip("\r")]), [])
-        if not any(n.strip() for n in names):
-            raise DataError("the file has no header row")
-        rows = max(1, rest.count(b"\n"))
-        self._row_bytes = max(16, len(rest) // rows)
+            header, _, rest = sample.partition(b"\n")
+            names = next(csv.reader([header.decode("utf-8", "replace").rstrip("\r")]), [])
+            if not any(n.strip() for n in names):
+                raise DataError("the file has no header row")
+            rows = max(1, rest.count(b"\n"))
+            self._row_bytes = max(16, len(rest) // rows)
+            data_bytes = self.path.stat().st_size - len(header) - 1
+            self.estimated_rows = max(1, round(data_bytes / _mean_line_bytes(fh, len(header) + 1, data_bytes)))
         return names
 
     def close(self) -> None:
@@ -138,6 +141,20 @@ class FlowReader:
             for start in range(0, batch.num_rows, self.chunk_rows):
                 yield Chunk(table.slice(start, self.chunk_rows), lines[start:start + self.chunk_rows])
             seen += batch.num_rows
+
+
+def _mean_line_bytes(fh: Any, start: int, size: int) -> float:
+    """Mean data line length from samples at the start, middle and end (whole lines only)."""
+    lines = length = 0
+    for offset in sorted({start, start + max(0, size // 2 - SAMPLE_BYTES // 2), start + max(0, size - SAMPLE_BYTES)}):
+        fh.seek(offset)
+        sample = fh.read(SAMPLE_BYTES)
+        if offset > start:  # drop the partial line the sample starts in
+            sample = sample.partition(b"\n")[2]
+        whole = sample[:sample.rfind(b"\n") + 1] if sample.count(b"\n") else b""
+        lines += whole.count(b"\n")
+        length += len(whole)
+    return length / lines if lines else max(1, size)
 
 
 def rename_columns(names: list[str], column_map: Mapping[str, str]) -> dict[str, str]:

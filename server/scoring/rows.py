@@ -145,3 +145,11 @@ def _empty_cells(col: pa.ChunkedArray) -> np.ndarray:
         trimmed = pc.utf8_trim_whitespace(col)
         return pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
     return pc.is_null(col).to_numpy(zero_copy_only=False)
+
+
+def label_values(table: pa.Table, column: str, ok: np.ndarray) -> np.ndarray:
+    """The good rows' labels as float64 (NaN where empty or not a number); booleans count as 0/1."""
+    col = table.column(column)
+    if pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int8())
+    return _numbers(col, column)[ok]

@@ -27,7 +27,7 @@ def api_records(frame: pd.DataFrame) -> list[dict]:
 def score(config, data: Path, out: Path, **options) -> ScoreReport:
     """Run the scorer in this process with the config's key limit, column map and threshold."""
     bundle = asyncio.run(scoring.load_bundle(config, options.pop("version", None)))
-    opts = scoring.ScoreOptions(Path(data), Path(out), progress=False, **options)
+    opts = scoring.ScoreOptions(Path(data), Path(out), **{"progress": False, **options})
     return scoring.score_file(bundle, opts, max_window_keys=config.features.max_window_keys,
                               column_map=dict(config.data.column_map), threshold=config.api.default_threshold)
 
