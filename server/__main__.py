@@ -115,14 +115,15 @@ def _pipeline(args: argparse.Namespace, config) -> int:
     import dataclasses
 
     from server import commands
+    from server.config import replace
     from server.services.training import TrainRequest
 
     data = config.data
     if args.data:
-        data = dataclasses.replace(data, path=args.data)
+        data = replace(data, path=args.data)
     if args.seed is not None:
-        data = dataclasses.replace(data, seed=args.seed)
-    config = dataclasses.replace(config, data=data)
+        data = replace(data, seed=args.seed)
+    config = replace(config, data=data)
     request = TrainRequest.parse(
         {k: v for k, v in {"model_type": args.model, "search_iterations": args.iterations,
                            "rows": args.rows}.items() if v is not None},

@@ -1,55 +1,75 @@
-"""Typed configuration: config/config.yaml loaded into frozen dataclasses, overridable by env."""
+"""Typed configuration: config/config.yaml loaded into frozen pydantic models, overridable by env.
+
+Adding a key is one line in its section below: ``name: type = Field(default, ge=.., le=..)``
+(or ``Literal[...]`` for a choice, a ``Section`` subclass for a nested group), plus the same key
+in config/config.yaml and the README's "Configuration reference" (tests/foundation keeps the three
+in step). A rule beyond type and range is a ``@field_validator`` raising ``ValueError("...")``:
+its message is shown after the key. Change a loaded config with ``replace(config.api, x=1)``.
+
+Environment overrides use pydantic-settings: ``CONGESTION_<SECTION>__<KEY>`` (more ``__`` parts
+for nested keys). A string key keeps the variable's text as it is (an all-digit token stays a
+string); typed keys are coerced (``"9000"`` -> 9000, ``"true"`` -> True, ``"null"`` -> None) and
+lists and mappings are parsed as YAML flow values (``[30, 90]``, ``{max_depth: [3]}``).
+"""
 from __future__ import annotations
 
-import dataclasses
-import os
-import types
-import typing
-from dataclasses import dataclass, field
+import copy
 from pathlib import Path
-from typing import Any, Mapping
+import types
+from typing import Annotated, Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
+
+from server.config_errors import ConfigError, config_error
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 ENV_PREFIX = "CONGESTION_"
+ENV_DELIMITER = "__"
+
+__all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_PATH", "REPO_ROOT", "load_config", "replace", "to_plain"]
+
+# Strict: a YAML `port: "80"` or `rows: true` is a type error, as before; env strings are coerced
+# by pydantic-settings before validation (it does so exactly when the model is strict).
+_SECTION = ConfigDict(frozen=True, extra="forbid", strict=True)
+# YAML and env give lists; strict mode alone would accept only real tuples.
+_LIST = {"strict": False}
+NonEmptyList = Annotated[list, Field(min_length=1)]
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown or of the wrong type; names the key."""
+class Section(BaseModel):
+    """A config section: frozen, unknown keys refused."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"config key '{key}': {message}")
-        self.key = key
+    model_config = _SECTION
 
 
-@dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(Section):
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(8080, ge=0, le=65535)
     token: str = ""
-    allowed_hosts: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = Field((), **_LIST)
     shutdown_timeout_s: float = 10.0
 
 
-@dataclass(frozen=True)
-class StorageConfig:
+class StorageConfig(Section):
     database_url: str = "sqlite+aiosqlite:///blobs/metadata.sqlite3"
     blob_dir: str = "blobs"
     auto_upgrade: bool = True
-    blob_gc_grace_s: float = 0.0
+    blob_gc_grace_s: float = Field(0.0, ge=0, le=30 * 86_400)
 
 
-@dataclass(frozen=True)
-class LoggingConfig:
+class LoggingConfig(Section):
     dir: str = "logs"
-    level: str = "INFO"
-    format: str = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["text", "json"] = "text"
 
 
-@dataclass(frozen=True)
-class ScenarioConfig:
+class ScenarioConfig(Section):
     load_multiplier: float = 1.0
     peak_hour_shift: int = 0
     protocol_mix_shift: float = 0.0
@@ -58,125 +78,169 @@ class ScenarioConfig:
     start_timestamp: int | None = None
 
 
-@dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     path: str | None = None
-    rows: int = 20000
+    rows: int = Field(20000, ge=100, le=50_000_000)
     seed: int = 7
-    test_size: float = 0.2
+    test_size: float = Field(0.2, ge=0.05, le=0.5)
     random_state: int = 42
-    positive_rate: float = 0.15
-    column_map: dict[str, str] = field(default_factory=dict)
-    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    positive_rate: float = Field(0.15, ge=0.01, le=0.5)
+    column_map: dict[str, str] = Field(default_factory=dict)
+    scenario: ScenarioConfig = Field(default_factory=ScenarioConfig)
 
 
-@dataclass(frozen=True)
-class FeaturesConfig:
-    windows_s: tuple[int, ...] = (60, 600)
-    subnet_prefix: int = 24
-    max_window_keys: int = 50000
+class FeaturesConfig(Section):
+    windows_s: tuple[PositiveInt, ...] = Field((60, 600), min_length=1, **_LIST)
+    subnet_prefix: int = Field(24, ge=8, le=32)
+    max_window_keys: int = Field(50000, ge=100, le=10_000_000)
 
 
-@dataclass(frozen=True)
-class ImbalanceConfig:
-    method: str = "none"
-    class_weight: str | None = None
+class ImbalanceConfig(Section):
+    method: Literal["smote", "random", "none"] = "none"
+    class_weight: Literal["balanced"] | None = None
 
 
-@dataclass(frozen=True)
-class ModelFamilyConfig:
-    param_grid: dict[str, list] = field(default_factory=dict)
+class ModelFamilyConfig(Section):
+    param_grid: dict[str, NonEmptyList] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    primary: str = "random_forest"
-    cv_splits: int = 3
-    search_iterations: int = 8
+class ModelConfig(Section):
+    primary: Literal["random_forest", "xgboost"] = "random_forest"
+    cv_splits: int = Field(3, ge=2, le=20)
+    search_iterations: int = Field(8, ge=1, le=500)
     scoring: str = "average_precision"
-    cost_tolerance: float = 0.005
-    shap_sample: int = 400
+    cost_tolerance: float = Field(0.005, ge=0.0, le=1.0)
+    shap_sample: int = Field(400, ge=10, le=100_000)
     n_jobs: int = 2
-    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
-    random_forest: ModelFamilyConfig = field(default_factory=ModelFamilyConfig)
-    xgboost: ModelFamilyConfig = field(default_factory=ModelFamilyConfig)
+    imbalance: ImbalanceConfig = Field(default_factory=ImbalanceConfig)
+    random_forest: ModelFamilyConfig = Field(default_factory=ModelFamilyConfig)
+    xgboost: ModelFamilyConfig = Field(default_factory=ModelFamilyConfig)
 
 
-@dataclass(frozen=True)
-class ApiConfig:
-    default_threshold: float = 0.5
-    max_batch: int = 1000
-    max_body_bytes: int = 1048576
-    rate_limit_per_s: float = 200.0
-    rate_limit_burst: int = 400
+class ApiConfig(Section):
+    default_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    max_batch: int = Field(1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(1048576, ge=1024, le=1 << 30)
+    rate_limit_per_s: float = Field(200.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(400, ge=1, le=1_000_000)
 
 
-@dataclass(frozen=True)
-class VersioningConfig:
-    keep_last: int = 10
+class VersioningConfig(Section):
+    keep_last: int = Field(10, ge=1, le=10_000)
     auto_activate: bool = True
-    follow_interval_s: float = 5.0
+    follow_interval_s: float = Field(5.0, ge=0, le=86_400)
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    max_workers: int = 1
-    rate_limit_per_min: int = 10
+class TrainingConfig(Section):
+    max_workers: int = Field(1, ge=1, le=64)
+    rate_limit_per_min: int = Field(10, ge=0, le=100_000)
 
 
-@dataclass(frozen=True)
-class Config:
-    server: ServerConfig = field(default_factory=ServerConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    features: FeaturesConfig = field(default_factory=FeaturesConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    api: ApiConfig = field(default_factory=ApiConfig)
-    versioning: VersioningConfig = field(default_factory=VersioningConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+class Config(BaseSettings):
+    """The whole configuration; sections are attributes (config.api.max_batch)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", strict=True, env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER, env_parse_none_str="null", case_sensitive=False,
+    )
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    versioning: VersioningConfig = Field(default_factory=VersioningConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     def ml_snapshot(self) -> dict[str, Any]:
         """The plain-data sections a training worker needs (picklable, JSON-safe)."""
         return {name: to_plain(getattr(self, name)) for name in ("data", "features", "model")}
 
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        **_others: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: Config() is the defaults, load_config applies the environment."""
+        return (init_settings,)
 
-# Constraints checked after types: key -> (predicate, message).
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
-    "logging.format": ("text", "json"),
-    "model.primary": ("random_forest", "xgboost"),
-    "model.imbalance.method": ("smote", "random", "none"),
-    "model.imbalance.class_weight": (None, "balanced"),
-}
-_RANGES: dict[str, tuple[float, float]] = {
-    "server.port": (0, 65535),
-    "data.rows": (100, 50_000_000),
-    "data.test_size": (0.05, 0.5),
-    "data.positive_rate": (0.01, 0.5),
-    "features.subnet_prefix": (8, 32),
-    "features.max_window_keys": (100, 10_000_000),
-    "model.cv_splits": (2, 20),
-    "model.search_iterations": (1, 500),
-    "model.cost_tolerance": (0.0, 1.0),
-    "model.shap_sample": (10, 100_000),
-    "api.default_threshold": (0.0, 1.0),
-    "api.max_batch": (1, 100_000),
-    "api.max_body_bytes": (1024, 1 << 30),
-    "storage.blob_gc_grace_s": (0, 30 * 86_400),
-    "versioning.keep_last": (1, 10_000),
-    "versioning.follow_interval_s": (0, 86_400),
-    "training.max_workers": (1, 64),
-    "training.rate_limit_per_min": (0, 100_000),
-    "api.rate_limit_per_s": (0, 1_000_000),
-    "api.rate_limit_burst": (1, 1_000_000),
-}
+
+class EnvOverrides(EnvSettingsSource):
+    """CONGESTION_<SECTION>__<KEY> variables of a mapping, decoded by each key's type."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        # Only names with a "__" after the prefix are overrides (CONGESTION_TEST_POSTGRES_URL
+        # or a stray CONGESTION_SERVER are not config).
+        self.overrides = {k: v for k, v in environ.items()
+                          if k.upper().startswith(ENV_PREFIX) and ENV_DELIMITER in k[len(ENV_PREFIX):]}
+        super().__init__(Config)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self.overrides, False, False, self.env_parse_none_str)
+
+    def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+        """Lists and mappings are YAML flow values (a superset of JSON): `[30, 90]`, `{a: [3]}`."""
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            names = [n for n, text in self.overrides.items()
+                     if text == value and n.lower().endswith(field_name.lower())]
+            raise ConfigError(_key_of(names[0]) if names else field_name,
+                              f"not a YAML value: {value!r}") from None
+
+    def _coerce_env_val_strict(self, field: FieldInfo | None, value: Any) -> Any:
+        """Text for string keys as it is; other scalars parsed as YAML, as they always were."""
+        if not isinstance(value, str) or value == "" or not isinstance(field, FieldInfo):
+            return value
+        if _takes_text(field.annotation):
+            return value
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value  # the type check then names the key
+
+    def apply(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """`raw` with each variable's decoded value put at its key (replacing, not merging)."""
+        try:
+            decoded = self()
+        except SettingsError as exc:
+            raise (exc.__cause__ if isinstance(exc.__cause__, ConfigError) else exc) from None
+        merged = copy.deepcopy(raw)
+        for name in self.overrides:
+            parts = _key_of(name).split(".")
+            value: Any = decoded
+            for part in parts:  # unknown sections are not decoded: keep the text for the error
+                value = value.get(part, self.overrides[name]) if isinstance(value, dict) else value
+            node = merged
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[parts[-1]] = value
+        return merged
+
+
+def _takes_text(annotation: Any) -> bool:
+    """str, str | None, or a Literal of strings."""
+    if annotation is str:
+        return True
+    if get_origin(annotation) is Literal:
+        return all(isinstance(choice, str) for choice in get_args(annotation))
+    return any(_takes_text(arg) for arg in get_args(annotation) if arg is not type(None)) \
+        if get_origin(annotation) in (Union, types.UnionType) else False
+
+
+def _key_of(name: str) -> str:
+    """CONGESTION_MODEL__IMBALANCE__METHOD -> model.imbalance.method."""
+    return name[len(ENV_PREFIX):].lower().replace(ENV_DELIMITER, ".")
 
 
 def to_plain(value: Any) -> Any:
-    """Dataclasses and tuples to dicts and lists, for snapshots and JSON."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """A config model (or section) as plain dicts and lists, for snapshots and JSON."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
@@ -184,10 +248,24 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def replace(model: M, **changes: Any) -> M:
+    """A validated copy of a config model (or section) with some fields changed."""
+    values = {name: getattr(model, name) for name in type(model).model_fields}
+    try:
+        return type(model).model_validate({**values, **changes})
+    except ValidationError as exc:
+        raise config_error(exc, type(model)) from None
+
+
 def load_config(
     path: str | Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
     """Read YAML, apply CONGESTION_* overrides, validate; raise ConfigError naming the key."""
+    import os
+
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -197,103 +275,8 @@ def load_config(
         raise ConfigError("<file>", f"invalid YAML in {path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError("<root>", "the config file must be a mapping of sections")
-    _apply_env(raw, os.environ if environ is None else environ)
-    config = _build(Config, raw, "")
-    _check_constraints(config)
-    return config
-
-
-def _apply_env(raw: dict, environ: Mapping[str, str]) -> None:
-    for name, text in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
-        try:
-            value = yaml.safe_load(text) if text != "" else ""
-        except yaml.YAMLError:
-            value = text
-        node = raw
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = value
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(prefix.rstrip(".") or "<root>", "expected a mapping")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in names:
-            raise ConfigError(f"{prefix}{key}", f"unknown key (known: {', '.join(sorted(names))})")
-    values = {}
-    for key, value in raw.items():
-        values[key] = _coerce(hints[key], value, f"{prefix}{key}")
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".")
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, key)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"expected a list, got {type(value).__name__}")
-        return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
-        return dict(value)
-    return _scalar(hint, value, key)
-
-
-def _scalar(hint: type, value: Any, key: str) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    raise ConfigError(key, f"expected {hint.__name__}, got {type(value).__name__} ({value!r})")
-
-
-def _lookup(config: Config, key: str) -> Any:
-    node: Any = config
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def _check_constraints(config: Config) -> None:
-    for key, allowed in _CHOICES.items():
-        value = _lookup(config, key)
-        if value not in allowed:
-            raise ConfigError(key, f"must be one of {list(allowed)}, got {value!r}")
-    for key, (low, high) in _RANGES.items():
-        value = _lookup(config, key)
-        if not low <= value <= high:
-            raise ConfigError(key, f"must be between {low} and {high}, got {value!r}")
-    if not config.features.windows_s or any(w <= 0 for w in config.features.windows_s):
-        raise ConfigError("features.windows_s", "must be a non-empty list of positive seconds")
-    for family in ("random_forest", "xgboost"):
-        grid = getattr(config.model, family).param_grid
-        for name, choices in grid.items():
-            if not isinstance(choices, list) or not choices:
-                raise ConfigError(f"model.{family}.param_grid.{name}", "must be a non-empty list")
+    raw = EnvOverrides(os.environ if environ is None else environ).apply(raw)
+    try:
+        return Config(**{str(k): v for k, v in raw.items()})
+    except ValidationError as exc:
+        raise config_error(exc, Config) from None

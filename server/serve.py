@@ -1,7 +1,6 @@
 """Run the web server: print the URL, serve until SIGINT/SIGTERM, shut down gracefully."""
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import logging
 import os
@@ -11,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import create_app
-from server.config import Config
+from server.config import Config, replace
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +49,17 @@ def stored_token(blob_dir: Path) -> str:
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> int:
     """Serve on host:port (config defaults); refuses a non-loopback bind without a token."""
-    server = dataclasses.replace(config.server, host=host or config.server.host,
-                                 port=port if port is not None else config.server.port)
-    config = dataclasses.replace(config, server=server)
+    server = replace(config.server, host=host or config.server.host,
+                    port=port if port is not None else config.server.port)
+    config = replace(config, server=server)
     if not is_loopback(server.host) and not server.token:
         try:
-            server = dataclasses.replace(server, token=stored_token(Path(config.storage.blob_dir)))
+            server = replace(server, token=stored_token(Path(config.storage.blob_dir)))
         except OSError as exc:
             log.error("refusing to listen on %s without a token: set server.token "
                       "(CONGESTION_SERVER__TOKEN) or make the blob dir writable (%s)", server.host, exc.strerror)
             return 2
-        config = dataclasses.replace(config, server=server)
+        config = replace(config, server=server)
     url_host = f"[{server.host}]" if ":" in server.host else server.host
     print(f"Serving the congestion monitor on http://{url_host}:{server.port}/ (Ctrl-C to stop)", flush=True)
     web.run_app(create_app(config), host=server.host, port=server.port,

@@ -1,13 +1,13 @@
-"""Configuration: YAML + env overrides into frozen dataclasses, errors that name the key."""
+"""Configuration: YAML + env overrides into frozen pydantic models, errors that name the key."""
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from server.config import DEFAULT_CONFIG_PATH, REPO_ROOT, Config, ConfigError, load_config, to_plain
+from server.config import DEFAULT_CONFIG_PATH, REPO_ROOT, Config, ConfigError, load_config, replace, to_plain
 
 
 def _keys(value, prefix=""):
@@ -24,7 +24,7 @@ def test_defaults_load_from_the_shipped_yaml():
     assert config.server.port == 8080
     assert config.model.primary == "random_forest"
     assert config.versioning.auto_activate is True
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         config.server.port = 1  # type: ignore[misc]
 
 
@@ -45,6 +45,35 @@ def test_env_overrides_win_over_yaml_and_are_typed():
     assert config.features.windows_s == (30, 90)
 
 
+def test_env_strings_stay_strings_while_typed_keys_coerce():
+    config = load_config(environ={
+        "CONGESTION_SERVER__TOKEN": "123456",
+        "CONGESTION_STORAGE__BLOB_DIR": "007",
+        "CONGESTION_DATA__COLUMN_MAP__PROTO": "17",
+        "CONGESTION_SERVER__PORT": "9000",
+        "CONGESTION_VERSIONING__AUTO_ACTIVATE": "false",
+        "CONGESTION_DATA__PATH": "null",
+        "CONGESTION_MODEL__IMBALANCE__METHOD": "none",
+    })
+    assert config.server.token == "123456"
+    assert config.storage.blob_dir == "007"
+    assert config.data.column_map == {"proto": "17"}
+    assert config.server.port == 9000
+    assert config.versioning.auto_activate is False
+    assert config.data.path is None
+    assert config.model.imbalance.method == "none"
+
+
+def test_a_mapping_override_replaces_the_yaml_mapping():
+    config = load_config(environ={"CONGESTION_MODEL__XGBOOST__PARAM_GRID": "{max_depth: [3]}"})
+    assert config.model.xgboost.param_grid == {"max_depth": [3]}
+
+
+def test_non_override_variables_with_the_prefix_are_ignored():
+    config = load_config(environ={"CONGESTION_TEST_POSTGRES_URL": "x", "CONGESTION_SERVER": "y"})
+    assert config == load_config(environ={})
+
+
 @pytest.mark.parametrize("env, key", [
     ({"CONGESTION_SERVER__PORT": "eighty"}, "server.port"),
     ({"CONGESTION_SERVER__PROT": "1"}, "server.prot"),
@@ -53,12 +82,32 @@ def test_env_overrides_win_over_yaml_and_are_typed():
     ({"CONGESTION_API__DEFAULT_THRESHOLD": "1.5"}, "api.default_threshold"),
     ({"CONGESTION_VERSIONING__AUTO_ACTIVATE": "maybe"}, "versioning.auto_activate"),
     ({"CONGESTION_DATA__ROWS": "true"}, "data.rows"),
+    ({"CONGESTION_FEATURES__WINDOWS_S": "[0, 60]"}, "features.windows_s[0]"),
+    ({"CONGESTION_FEATURES__WINDOWS_S": "[60"}, "features.windows_s"),
+    ({"CONGESTION_MODEL__XGBOOST__PARAM_GRID": "{max_depth: []}"}, "model.xgboost.param_grid.max_depth"),
+    ({"CONGESTION_SERVER__TOKEN": "null"}, "server.token"),
 ])
 def test_bad_values_name_the_key(env, key):
     with pytest.raises(ConfigError) as info:
         load_config(environ=env)
     assert info.value.key == key
     assert key in str(info.value)
+
+
+def test_messages_say_what_is_wrong_in_the_projects_words():
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"CONGESTION_API__MAX_BATCH": "0"})
+    assert str(info.value) == "config key 'api.max_batch': must be between 1 and 100000, got 0"
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"CONGESTION_SERVER__PROT": "1"})
+    assert "unknown key (known: allowed_hosts, host, port, shutdown_timeout_s, token)" in str(info.value)
+
+
+def test_replace_validates_the_change():
+    config = load_config(environ={})
+    assert replace(config, api=replace(config.api, max_batch=5)).api.max_batch == 5
+    with pytest.raises(ConfigError, match="max_batch"):
+        replace(config.api, max_batch=0)
 
 
 def test_unknown_key_in_yaml_is_refused(tmp_path: Path):
