@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from pathlib import Path
 from typing import AsyncIterator
 
 import aiohttp_jinja2
@@ -23,7 +22,7 @@ from server.services.inference import InferenceService
 from server.services.registry import Registry
 from server.services.training import TrainingService
 from server.store import db
-from server.store.blobs import LocalBlobStore
+from server.store.blob_factory import open_blob_store
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,8 @@ async def database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def blob_store(app: web.Application) -> AsyncIterator[None]:
-    """The content-addressed blob folder."""
-    app[keys.BLOBS] = LocalBlobStore(Path(app[keys.CONFIG].storage.blob_dir))
+    """The content-addressed blob store: a local folder or an S3 bucket (storage.blob_url)."""
+    app[keys.BLOBS] = open_blob_store(app[keys.CONFIG].storage)
     yield
 
 

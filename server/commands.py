@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import json
 import sys
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 from server.config import Config
@@ -14,7 +13,7 @@ from server.services.inference import InferenceService
 from server.services.registry import Registry
 from server.services.training import TrainingService, TrainRequest
 from server.store import db, repo
-from server.store.blobs import LocalBlobStore
+from server.store.blob_factory import open_blob_store
 
 
 @contextlib.asynccontextmanager
@@ -25,7 +24,7 @@ async def open_registry(config: Config) -> AsyncIterator[tuple[Any, Registry, Ev
         await db.prepare_database(engine, auto_upgrade=config.storage.auto_upgrade)
         sessions = db.session_maker(engine)
         hub = EventHub()
-        registry = Registry(config, sessions, LocalBlobStore(Path(config.storage.blob_dir)), hub,
+        registry = Registry(config, sessions, open_blob_store(config.storage), hub,
                             InferenceService())
         yield sessions, registry, hub
     finally:

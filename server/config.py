@@ -19,7 +19,7 @@ import types
 from typing import Annotated, Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -56,11 +56,26 @@ class ServerConfig(Section):
     shutdown_timeout_s: float = 10.0
 
 
+class S3Config(Section):
+    endpoint_url: str = ""  # empty: AWS itself; e.g. http://127.0.0.1:8333 for SeaweedFS/MinIO
+    region: str = ""  # empty: AWS_DEFAULT_REGION / ~/.aws/config
+    multipart_threshold_mb: int = Field(8, ge=5, le=5120)  # S3's smallest part is 5 MiB
+
+
 class StorageConfig(Section):
     database_url: str = "sqlite+aiosqlite:///blobs/metadata.sqlite3"
     blob_dir: str = "blobs"
+    blob_url: str = ""  # empty: the folder blob_dir; s3://bucket/prefix: an object store
     auto_upgrade: bool = True
     blob_gc_grace_s: float = Field(0.0, ge=0, le=30 * 86_400)
+    s3: S3Config = Field(default_factory=S3Config)
+
+    @field_validator("blob_url")
+    @classmethod
+    def _bucket_named(cls, url: str) -> str:
+        if url.startswith("s3://") and not url[5:].split("/", 1)[0]:
+            raise ValueError("an s3:// URL needs a bucket: s3://bucket/prefix")
+        return url
 
 
 class LoggingConfig(Section):

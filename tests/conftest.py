@@ -176,3 +176,47 @@ def _no_stray_env(monkeypatch):
     for name in list(os.environ):
         if name.startswith("CONGESTION_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator["SeaweedServer"]:
+    """One real SeaweedFS S3 server on loopback for the whole session (started and stopped here)."""
+    from tests.s3server import SeaweedServer, s3_environ
+
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs")).start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in s3_environ().items():  # the usual AWS variables boto3/s3fs read
+            patch.setenv(name, value)
+        server.create_bucket(S3_TEST_BUCKET)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+S3_TEST_BUCKET = "congestion-tests"
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch) -> None:
+    """The AWS variables of the test servers, for a test that starts its own server."""
+    from tests.s3server import s3_environ
+
+    for name, value in s3_environ().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def s3_url(s3_server, request) -> str:
+    """A fresh s3://bucket/prefix of the session's server, private to one test."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40]
+    return f"s3://{S3_TEST_BUCKET}/{name}-{uuid.uuid4().hex[:8]}"
+
+
+def s3_environ_overrides(server, url: str) -> dict[str, str]:
+    """CONGESTION_* overrides that point a config's blobs at `url` on `server`."""
+    return {"CONGESTION_STORAGE__BLOB_URL": url, "CONGESTION_STORAGE__S3__ENDPOINT_URL": server.endpoint_url,
+            "CONGESTION_STORAGE__S3__REGION": "us-east-1"}

@@ -1,6 +1,8 @@
 """Liveness and readiness."""
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -24,18 +26,31 @@ async def readyz(request: web.Request) -> web.Response:
     head = db.head_revision()
     inference = app[keys.INFERENCE]
     schema_ok = current == head
+    blob_problem = await _blob_store_problem(app)
     body = {
         "status": "ok",
         "database": {"revision": current, "head": head, "ok": schema_ok},
         "model": {"version": inference.version, "loaded": inference.bundle is not None},
-        "degraded": inference.degraded,
+        "blobs": {"ok": blob_problem is None, "error": blob_problem},
+        "degraded": "; ".join(filter(None, (inference.degraded, blob_problem and f"blob store: {blob_problem}"))) or None,
     }
     if not schema_ok:
         body["status"] = "unavailable"
         return web.json_response(body, status=503)
-    if inference.degraded:
+    if body["degraded"]:  # the loaded model still serves; saves and loads would fail
         body["status"] = "degraded"
     return web.json_response(body)
+
+
+BLOB_PROBE_TIMEOUT_S = 5.0
+
+
+async def _blob_store_problem(app: web.Application) -> str | None:
+    """Why the blob store cannot be reached (an S3 bucket that does not answer), or None."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(app[keys.BLOBS].health), BLOB_PROBE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return "the blob store did not answer in time"
 
 
 @routes.get("/metrics")

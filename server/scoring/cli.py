@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 from server.config import Config
 from server.errors import IntegrityFailure
@@ -11,7 +10,7 @@ from server.ml.errors import DataError
 from server.scoring.job import ScoreOptions, score_file
 from server.scoring.reader import BadRow
 from server.services.inference import ServingBundle, build_bundle
-from server.store.blobs import LocalBlobStore
+from server.store.blob_factory import open_blob_store
 from server.store.errors import BlobIntegrityError, BlobNotFound
 
 
@@ -29,7 +28,7 @@ async def load_bundle(config: Config, tag: str | None) -> ServingBundle:
             raise DataError(f"model version {version.tag} was pruned; its artifacts are gone")
         by_kind = {a.kind: a for a in version.artifacts}
         try:
-            return await asyncio.to_thread(build_bundle, version, by_kind, LocalBlobStore(Path(config.storage.blob_dir)))
+            return await asyncio.to_thread(build_bundle, version, by_kind, open_blob_store(config.storage))
         except (BlobIntegrityError, BlobNotFound) as exc:
             raise IntegrityFailure(f"model version {version.tag} failed verification: {exc}") from None
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from server.config import Config
-from server.errors import Gone, IntegrityFailure, StorageFailure, ValidationFailed
+from server.errors import Gone, IntegrityFailure, StorageFailure, Unavailable, ValidationFailed
 from server.services.events import EventHub
 from server.services.inference import InferenceService, ServingBundle, build_bundle
 from server.store import repo
@@ -90,8 +90,8 @@ class Registry:
         async with self._lock:  # the blob GC must not see these blobs before their rows exist
             try:
                 specs = await asyncio.to_thread(self._write_blobs, payloads)
-            except OSError as exc:  # disk full, quota, permissions: no row, no stray blob
-                await self._collect_garbage()
+            except OSError as exc:  # disk full, quota, permissions, object store down: no row
+                await self._collect_garbage_if_reachable()
                 raise StorageFailure(f"could not save the model artifacts: {exc.strerror or exc}") from None
             async with self._sessions.begin() as session:
                 version = await repo.register_version(
@@ -148,6 +148,15 @@ class Registry:
             raise IntegrityFailure(f"model version {version.tag} failed verification: {exc}") from None
         except KeyError as exc:
             raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
+        except OSError as exc:  # an object store that does not answer: the served model stays
+            raise Unavailable(f"could not read model version {version.tag}: {exc.strerror or exc}") from None
+
+    async def _collect_garbage_if_reachable(self) -> None:
+        """Best-effort clean-up after a failed save; a store that is down is collected later."""
+        try:
+            await self._collect_garbage()
+        except OSError as exc:
+            log.warning("blob clean-up after a failed save skipped: %s", exc)
 
     async def _collect_garbage(self) -> int:
         """Delete blobs no live artifact row references (orphans of a failed or killed save).
@@ -162,7 +171,11 @@ class Registry:
 
     async def load_at_start_up(self) -> None:
         """Remove orphan blobs, then serve the active version or else the newest that verifies."""
-        removed = await self._collect_garbage()
+        try:
+            removed = await self._collect_garbage()
+        except OSError as exc:  # an object store that is down: start degraded, collect later
+            log.warning("blob clean-up at start-up skipped: %s", exc)
+            removed = 0
         if removed:
             log.warning("removed %d orphan blob(s) left by an interrupted save", removed)
         async with self._sessions() as session:
@@ -177,6 +190,10 @@ class Registry:
                 log.error("%s", exc.message)
                 problems.append(exc.message)
                 continue
+            except Unavailable as exc:  # the store is down, not the version bad: pick no other
+                log.error("%s", exc.message)
+                problems.append(exc.message)
+                break
             if active is None or version.id != active.id:
                 async with self._sessions.begin() as session:
                     await repo.add_event(session, kind="activated", version_id=version.id,
@@ -238,6 +255,8 @@ class Registry:
             data = await asyncio.to_thread(self._blobs.read, artifact.sha256, artifact.size_bytes)
         except (BlobIntegrityError, BlobNotFound):
             raise IntegrityFailure("the artifact failed its integrity check") from None
+        except OSError as exc:
+            raise Unavailable(f"could not read the artifact: {exc.strerror or exc}") from None
         return artifact, data
 
     async def shap_summaries(self, versions) -> dict[str, dict[str, Any]]:

@@ -71,6 +71,10 @@ class BlobStore(ABC):
         written them for a version whose rows it has not inserted yet.
         """
 
+    def health(self) -> str | None:
+        """None when the store can be reached, else a short reason (``/readyz`` reports it)."""
+        return None
+
 
 def _short(sha256: str) -> str:
     return sha256[:12]

@@ -91,9 +91,9 @@ class _FullDisk(LocalBlobStore):
 
 
 async def test_disk_full_while_saving_fails_the_run_and_keeps_everything(aiohttp_client, trained_workdir, monkeypatch):
-    import server.app as app_module
+    import server.store.blob_factory as factory  # the app builds its store through the factory
 
-    monkeypatch.setattr(app_module, "LocalBlobStore", _FullDisk)
+    monkeypatch.setattr(factory, "LocalBlobStore", _FullDisk)
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
     before = await check_json(await client.get("/api/versions/detail"), 200)
     files_before = sorted(p.name for p in (trained_workdir / "blobs").rglob("*") if p.is_file())
