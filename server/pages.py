@@ -7,6 +7,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from server import keys
+from server.api.openapi_doc import document
 from server.services import views
 
 routes = web.RouteTableDef()
@@ -33,8 +34,23 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     return {**_common(request), "page": "dashboard", "phases": PHASES}
 
 
+def form_limits() -> dict[str, dict[str, str]]:
+    """min/max/step of each numeric form field, read from the API's published FlowRecord schema.
+
+    That schema is built from the validator's own bounds, so the form cannot disagree with the API.
+    """
+    properties = document()["components"]["schemas"]["FlowRecord"]["properties"]
+    limits = {}
+    for name, schema in properties.items():
+        if schema.get("type") in ("number", "integer"):
+            limits[name] = {"min": f"{schema['minimum']:g}", "max": f"{schema['maximum']:.0f}",
+                            "step": "1" if schema["type"] == "integer" else "any",
+                            "range": f"{schema['minimum']:,.0f} to {schema['maximum']:,.0f}"}
+    return limits
+
+
 @routes.get("/predict", name="predict")
 @aiohttp_jinja2.template("predict.html")
 async def predict(request: web.Request) -> dict[str, Any]:
     """The flow-record form with presets, randomise and an explanation of the result."""
-    return {**_common(request), "page": "predict"}
+    return {**_common(request), "page": "predict", "limits": form_limits()}

@@ -24,6 +24,14 @@ MAX_TIMESTAMP = 4_102_444_800       # 2100-01-01T00:00:00Z
 MAX_TEXT = 64                       # longest IP or protocol text we bother parsing
 MAX_WARNED_FIELDS = 20              # unknown fields named in warnings, per record
 KNOWN_FIELDS = frozenset((PACKET_SIZE, BYTES_SENT, SOURCE_IP, DEST_IP, PROTOCOL, TIMESTAMP, HOUR))
+# Numeric fields as (lowest, highest, whole numbers only). The validator below, the OpenAPI
+# FlowRecord schema and (through that schema) the predict form's min/max all read this table.
+NUMBER_RULES: dict[str, tuple[int, int, bool]] = {
+    PACKET_SIZE: (0, MAX_PACKET_SIZE, False),
+    BYTES_SENT: (0, MAX_BYTES_SENT, False),
+    TIMESTAMP: (0, MAX_TIMESTAMP, True),
+    HOUR: (0, 23, True),
+}
 
 
 @dataclass(frozen=True)
@@ -84,14 +92,19 @@ def _protocol(value: Any) -> tuple[str | None, str]:
     return text, ""
 
 
+def _rule(name: str) -> Callable[[Any], tuple[Any, str]]:
+    low, high, integer = NUMBER_RULES[name]
+    return lambda v: _number(v, low, high, integer=integer)
+
+
 _CHECKS: dict[str, Callable[[Any], tuple[Any, str]]] = {
-    PACKET_SIZE: lambda v: _number(v, 0, MAX_PACKET_SIZE),
-    BYTES_SENT: lambda v: _number(v, 0, MAX_BYTES_SENT),
+    PACKET_SIZE: _rule(PACKET_SIZE),
+    BYTES_SENT: _rule(BYTES_SENT),
     SOURCE_IP: _ip,
     DEST_IP: _ip,
     PROTOCOL: _protocol,
-    TIMESTAMP: lambda v: _number(v, 0, MAX_TIMESTAMP, integer=True),
-    HOUR: lambda v: _number(v, 0, 23, integer=True),
+    TIMESTAMP: _rule(TIMESTAMP),
+    HOUR: _rule(HOUR),
 }
 _REQUIRED = (PACKET_SIZE, BYTES_SENT, SOURCE_IP, DEST_IP, PROTOCOL)
 

@@ -1,6 +1,7 @@
 """HTTP routes, one module per resource."""
 from server import pages
-from server.api import downloads, explain, health, metrics, openapi, predict, training, versions, ws
+from server.api import downloads, explain, glossary, health, metrics, openapi, predict, training, versions, ws
 
 ROUTE_TABLES = [health.routes, training.routes, versions.routes, metrics.routes,
-                downloads.routes, ws.routes, pages.routes, predict.routes, explain.routes, openapi.routes]
+                downloads.routes, ws.routes, pages.routes, predict.routes, explain.routes, glossary.routes,
+                openapi.routes]

@@ -16,10 +16,20 @@ NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,64}_\d{8}_\d{6}\.(joblib|json|png)$")
 ACTIVE_KINDS = {"model": "pipeline", "scaler": "preprocessor", "metrics": "metrics"}
 
 
+# Types a browser may show in the page (the dashboard's plot lightbox); models always download.
+INLINE_TYPES = frozenset({"image/png", "application/json"})
+
+
+def _disposition(request: web.Request, artifact) -> str:
+    """`inline` for a viewable artifact asked for with ?inline=1, else `attachment`."""
+    inline = request.query.get("inline") == "1" and artifact.content_type in INLINE_TYPES
+    return f'{"inline" if inline else "attachment"}; filename="{artifact.name}"'
+
+
 async def _send(request: web.Request, name: str, cache_control: str) -> web.Response:
     artifact, data = await request.app[keys.REGISTRY].read_artifact(name)
     return web.Response(body=data, content_type=artifact.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{artifact.name}"',
+        "Content-Disposition": _disposition(request, artifact),
         "X-Content-SHA256": artifact.sha256,
         "Cache-Control": cache_control,
     })

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.schemas import MAX_BYTES_SENT, MAX_PACKET_SIZE, MAX_TIMESTAMP
+from server.schemas import NUMBER_RULES
 
 ERROR = {"$ref": "#/components/responses/Error"}
 JSON_OBJECT = {"type": "object", "additionalProperties": True}
@@ -36,22 +36,26 @@ THRESHOLD = _q("threshold", {"type": "number", "minimum": 0, "maximum": 1},
                "Decision threshold for this call (default `api.default_threshold`).")
 HTML = {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 
+def _number(name: str, **extra: Any) -> dict[str, Any]:
+    """A numeric record field's schema, from the validator's own bounds."""
+    low, high, integer = NUMBER_RULES[name]
+    return {"type": "integer" if integer else "number", "minimum": low, "maximum": high, **extra}
+
+
 FLOW_RECORD = {
     "type": "object",
     "required": ["packet_size", "bytes_sent", "source_ip", "dest_ip", "protocol"],
     "additionalProperties": True,
     "description": "One network flow. Unknown fields are ignored and named in `warnings`.",
     "properties": {
-        "packet_size": {"type": "number", "minimum": 0, "maximum": MAX_PACKET_SIZE},
-        "bytes_sent": {"type": "number", "minimum": 0, "maximum": MAX_BYTES_SENT},
+        "packet_size": _number("packet_size"),
+        "bytes_sent": _number("bytes_sent"),
         "source_ip": {"type": "string", "description": "IPv4 or IPv6 address", "maxLength": 64},
         "dest_ip": {"type": "string", "description": "IPv4 or IPv6 address", "maxLength": 64},
         "protocol": {"type": "string", "minLength": 1, "maxLength": 64,
                      "description": "Name or IANA number; unknown protocols map to `protocol_other`."},
-        "timestamp_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP,
-                              "description": "Unix seconds; defaults to now."},
-        "hour": {"type": "integer", "minimum": 0, "maximum": 23,
-                 "description": "Hour of day; derived from the timestamp (UTC) when omitted."},
+        "timestamp_seconds": _number("timestamp_seconds", description="Unix seconds; defaults to now."),
+        "hour": _number("hour", description="Hour of day; derived from the timestamp (UTC) when omitted."),
     },
     "example": {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
                 "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12},
@@ -61,7 +65,21 @@ PREDICTION = {
     "type": "object", "required": ["probability", "prediction", "threshold", "version", "warnings"],
     "properties": {"probability": {"type": "number", "minimum": 0, "maximum": 1},
                    "prediction": {"type": "integer", "enum": [0, 1]},
-                   "threshold": {"type": "number"}, "version": {"type": "string"}, "warnings": WARNINGS},
+                   "threshold": {"type": "number"}, "version": {"type": "string"}, "warnings": WARNINGS,
+                   "note": {"type": "string", "description": (
+                       "Single observed records only: the flow joined the online windows, so posting it "
+                       "again changes its window features; `?observe=false` asks without counting.")}},
+}
+GLOSSARY = {
+    "type": "object", "required": ["version", "features", "groups", "terms"],
+    "properties": {
+        "version": {"type": "string"},
+        "features": {"type": "array", "items": {"type": "object", "required": ["name", "group", "description"],
+                                                 "properties": {"name": {"type": "string"}, "group": {"type": "string"},
+                                                                "description": {"type": "string"}}}},
+        "groups": {"type": "object", "additionalProperties": {"type": "string"}},
+        "terms": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
 }
 CONTRIBUTION = {
     "type": "object", "required": ["feature", "value", "shap", "percent", "cumulative_percent"],
@@ -124,6 +142,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "Global mean |SHAP| of the active version, per feature and per raw field",
         _json({"type": "object", "properties": {"version": {"type": "string"}, "groups": IMPORTANCE,
                                                  "features": IMPORTANCE}}), errors=(404,), tag="predict")},
+    "/api/glossary": {"get": _op(
+        "What each feature of the active version and each explanation term means (the dashboard's tooltips)",
+        _json(GLOSSARY), errors=(404,), tag="predict")},
     "/api/openapi.json": {"get": _op("This document", errors=(), tag="docs")},
     "/api/docs": {"get": _op("Readable API documentation", HTML, errors=(), tag="docs")},
     "/api/train": {"post": _op("Train and wait for the outcome", errors=(400, 409, 415), tag="training",
@@ -157,7 +178,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/download/version/{file}": {"get": _op(
         "Download a registered artifact by file name", ARTIFACT_FILE,
         errors=(400, 404, 409, 410), tag="downloads",
-        params=[_p("file", {"type": "string", "maxLength": 200}, "Artifact file name.")])},
+        params=[_p("file", {"type": "string", "maxLength": 200}, "Artifact file name."),
+                _q("inline", {"type": "string", "enum": ["1"]},
+                   "Show a PNG or JSON artifact in the browser (`inline` disposition) instead of saving it.")])},
 }
 
 

@@ -45,6 +45,16 @@ class IpEncoder(_Stateless):
         """Two columns per IP field."""
         return np.array([n for c in self.columns for n in (f"{c}_int", f"{c}_is_ipv6")], dtype=object)
 
+    def describe_features(self) -> dict[str, str]:
+        """One line per output feature, in get_feature_names_out order (the dashboard's glossary)."""
+        out = {}
+        for col in self.columns:
+            field = {"source_ip": "source IP", "dest_ip": "destination IP"}.get(col, col.replace("_", " "))
+            out[f"{col}_int"] = (f"the {field} as a number (IPv4 as its 32-bit integer, IPv6 folded to 32 bits); "
+                                 "nearby addresses get nearby numbers, so trees can split on address ranges")
+            out[f"{col}_is_ipv6"] = f"1 when the {field} is an IPv6 address, else 0"
+        return out
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode each IP column; ValueError naming the field on an invalid address."""
         out = []
@@ -77,6 +87,15 @@ class TimeEncoder(_Stateless):
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """hour_sin, hour_cos, is_weekend."""
         return np.array(["hour_sin", "hour_cos", "is_weekend"], dtype=object)
+
+    def describe_features(self) -> dict[str, str]:
+        """One line per output feature (the dashboard's glossary)."""
+        circle = "the hour of day (UTC) placed on a 24-hour circle, so 23:00 and 00:00 are neighbours"
+        return {
+            "hour_sin": f"sine of {circle}",
+            "hour_cos": f"cosine of {circle}",
+            "is_weekend": "1 when the flow's timestamp falls on a Saturday or Sunday (UTC), else 0",
+        }
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Vectorised encoding."""
@@ -116,6 +135,13 @@ class ProtocolEncoder(TransformerMixin, BaseEstimator):
         """protocol_<NAME> per known protocol, then protocol_other."""
         return np.array([f"protocol_{c}" for c in self.categories_] + ["protocol_other"], dtype=object)
 
+    def describe_features(self) -> dict[str, str]:
+        """One line per output feature (the dashboard's glossary); needs a fitted encoder."""
+        out = {f"protocol_{c}": f"1 when the flow's protocol is {c}, else 0" for c in self.categories_}
+        seen = ", ".join(self.categories_) or "none"
+        out["protocol_other"] = f"1 when the protocol is none of those seen in training ({seen}), else 0"
+        return out
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Vectorised one-hot."""
         index = {c: i for i, c in enumerate(self.categories_)}
@@ -145,6 +171,12 @@ class NumericPassthrough(_Stateless):
         """The numeric column names."""
         return np.array(list(self.columns), dtype=object)
 
+    def describe_features(self) -> dict[str, str]:
+        """One line per output feature (the dashboard's glossary)."""
+        known = {PACKET_SIZE: "mean packet size of the flow, in bytes, as sent",
+                 BYTES_SENT: "total bytes of the flow, as sent"}
+        return {c: known.get(c, f"the record's {c.replace('_', ' ')}, as sent") for c in self.columns}
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Columns as float64."""
         return X[list(self.columns)].to_numpy(dtype=np.float64)
@@ -169,6 +201,22 @@ class WindowAggregates(_Stateless):
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Aggregate names in canonical order."""
         return np.array(aggregate_names(self.windows_s), dtype=object)
+
+    def describe_features(self) -> dict[str, str]:
+        """One line per output feature (the dashboard's glossary), from the window definitions."""
+        subnet = f"destination /{self.subnet_prefix} subnet (/{self.subnet_prefix_v6} for IPv6)"
+        texts = {
+            "src_flows": "flows from the same source IP",
+            "src_bytes": "bytes sent by the same source IP",
+            "dst_subnet_flows": f"flows to the same {subnet}",
+            "dst_subnet_bytes": f"bytes sent to the same {subnet}",
+        }
+        out = {}
+        for name in aggregate_names(self.windows_s):
+            kind, _, window = name.rpartition("_")
+            out[name] = (f"{texts[kind]} in the {window[:-1]} seconds up to this flow, this flow included "
+                         "(every flow the server scores counts, unless sent with observe=false)")
+        return out
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Pass through or compute offline."""

@@ -58,17 +58,40 @@ def eda_plots(df: pd.DataFrame) -> dict[str, bytes]:
     return out
 
 
-def evaluation_plots(y: np.ndarray, proba: np.ndarray, metrics: dict, shap_global: dict | None = None) -> dict[str, bytes]:
-    """Confusion matrix, ROC, PR, calibration and global SHAP bar charts."""
-    out = {}
+def _luminance(rgb: tuple[float, ...]) -> float:
+    """WCAG relative luminance of an sRGB colour with channels in 0..1."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """WCAG contrast ratio (1..21) between two colours."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def readable_text_color(background: tuple[float, ...]) -> str:
+    """Black or white, whichever reads better on `background` (dark confusion cells get white)."""
+    return "black" if contrast_ratio(background, (0, 0, 0)) >= contrast_ratio(background, (1, 1, 1)) else "white"
+
+
+def confusion_figure(metrics: dict) -> plt.Figure:
+    """The hold-out confusion matrix, each count in the colour that reads best on its cell."""
     fig, ax = plt.subplots(figsize=(3.5, 3))
     cm = np.array([[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]])
-    ax.imshow(cm, cmap="Blues")
+    image = ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", color="black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual",
-           title=f"Confusion matrix @ {metrics.get('threshold', 0.5):.2f}")
-    out["confusion_matrix"] = _png(fig)
+        ax.text(j, i, str(v), ha="center", va="center", fontweight="bold",
+                color=readable_text_color(image.cmap(image.norm(v))))
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["clear", "congested"], yticklabels=["clear", "congested"],
+           xlabel="predicted", ylabel="actual", title=f"Confusion matrix @ {metrics.get('threshold', 0.5):.2f}")
+    ax.tick_params(axis="y", labelrotation=90)
+    return fig
+
+
+def evaluation_plots(y: np.ndarray, proba: np.ndarray, metrics: dict, shap_global: dict | None = None) -> dict[str, bytes]:
+    """Confusion matrix, ROC, PR, calibration and global SHAP bar charts."""
+    out = {"confusion_matrix": _png(confusion_figure(metrics))}
     both = len(np.unique(y)) == 2
     fig, ax = plt.subplots(figsize=(4, 3.5))
     if both:

@@ -53,7 +53,7 @@ export function showErrors(message, fields) {
 
 export function describeTimestamp() {
   const value = Number(form().elements.timestamp_seconds.value);
-  const help = document.getElementById("f-timestamp_seconds-help");
+  const help = document.getElementById("f-timestamp_seconds-help-text");
   help.textContent = Number.isFinite(value) && value > 0
     ? new Date(value * 1000).toUTCString().replace("GMT", "UTC") : "Seconds since 1970-01-01 UTC";
 }
