@@ -14,6 +14,7 @@ from server import keys
 from server.api import ROUTE_TABLES
 from server.config import REPO_ROOT, Config
 from server import observability
+from server.monitoring.service import MonitoringService
 from server.middlewares import errors_middleware, security_headers
 from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
@@ -43,7 +44,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, training])
+    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, training])
     app.on_shutdown.append(close_websockets)
     return app
 
@@ -97,6 +98,17 @@ async def _follow_database(registry: Registry, interval_s: float) -> None:
             await registry.follow_database()
         except Exception:  # a DB hiccup must not end the loop
             log.exception("could not check the active version")
+
+
+async def monitoring(app: web.Application) -> AsyncIterator[None]:
+    """The prediction log writer; at shutdown (SIGTERM included) it flushes every queued answer."""
+    service = MonitoringService(app[keys.CONFIG], app[keys.ENGINE], app[keys.EVENTS])
+    await service.start()
+    app[keys.MONITORING] = service
+    try:
+        yield
+    finally:
+        await service.stop()
 
 
 async def training(app: web.Application) -> AsyncIterator[None]:

@@ -151,6 +151,15 @@ class TrainingConfig(Section):
     rate_limit_per_min: int = Field(10, ge=0, le=100_000)
 
 
+class MonitoringConfig(Section):
+    enabled: bool = True
+    flush_interval_s: float = Field(1.0, ge=0.05, le=3600)
+    log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    retention_days: float = Field(30.0, ge=0, le=36_500)
+    window_s: int = Field(3600, ge=60, le=7 * 86_400)
+    max_queue: int = Field(100000, ge=1000, le=10_000_000)
+
+
 class Config(BaseSettings):
     """The whole configuration; sections are attributes (config.api.max_batch)."""
 
@@ -168,6 +177,7 @@ class Config(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig)
     versioning: VersioningConfig = Field(default_factory=VersioningConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     def ml_snapshot(self) -> dict[str, Any]:
         """The plain-data sections a training worker needs (picklable, JSON-safe)."""

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from server.config import Config
+    from server.monitoring.service import MonitoringService
     from server.observability import Metrics
     from server.services.events import EventHub
     from server.services.inference import InferenceService
@@ -26,3 +27,4 @@ INFERENCE = web.AppKey["InferenceService"]("inference")
 TRAINING = web.AppKey["TrainingService"]("training")
 WEBSOCKETS = web.AppKey["weakref.WeakSet[web.WebSocketResponse]"]("websockets")
 METRICS = web.AppKey["Metrics"]("metrics")
+MONITORING = web.AppKey["MonitoringService"]("monitoring")

@@ -62,8 +62,10 @@ FLOW_RECORD = {
 }
 WARNINGS = {"type": "array", "items": {"type": "string"}}
 PREDICTION = {
-    "type": "object", "required": ["probability", "prediction", "threshold", "version", "warnings"],
-    "properties": {"probability": {"type": "number", "minimum": 0, "maximum": 1},
+    "type": "object", "required": ["prediction_id", "probability", "prediction", "threshold", "version", "warnings"],
+    "properties": {"prediction_id": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                                     "description": "Time-ordered id of this logged prediction; feedback labels refer to it."},
+                   "probability": {"type": "number", "minimum": 0, "maximum": 1},
                    "prediction": {"type": "integer", "enum": [0, 1]},
                    "threshold": {"type": "number"}, "version": {"type": "string"}, "warnings": WARNINGS,
                    "note": {"type": "string", "description": (

@@ -22,11 +22,14 @@ async def predict(request: web.Request) -> web.Response:
     body = await read_json(request)
     records, is_batch = check_records(body, config.api.max_batch)
     observe = query_bool(request, "observe", default=True)
-    result = await request.app[keys.INFERENCE].predict([r.record for r in records], observe=observe)
+    plain = [r.record for r in records]
+    result = await request.app[keys.INFERENCE].predict(plain, observe=observe)
+    ids = request.app[keys.MONITORING].recorder.record(plain, result.probabilities, threshold,
+                                                       result.version, log_it=observe)
     answers = [
-        {"probability": p, "prediction": int(p >= threshold), "threshold": threshold,
+        {"prediction_id": i, "probability": p, "prediction": int(p >= threshold), "threshold": threshold,
          "version": result.version, "warnings": [*r.warnings, *result.warnings]}
-        for r, p in zip(records, result.probabilities)
+        for i, r, p in zip(ids, records, result.probabilities)
     ]
     positives = sum(a["prediction"] for a in answers)
     counter = request.app[keys.METRICS].predictions

@@ -1,1 +1,1 @@
-"""Live monitoring: prediction windows, drift detection and alerts."""
+"""Live monitoring: the prediction log, delayed labels, per-window performance, drift detection and alerts."""

@@ -204,3 +204,5 @@ class ModelEvent(Base):
     actor: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+from server.store import tables_monitoring as _monitoring  # noqa: E402,F401  (registers the log tables)

@@ -43,7 +43,7 @@ async def test_seed_curl_example_verbatim(aiohttp_server, trained_config):
     import json
 
     answer = json.loads(body)
-    assert set(answer) == {"probability", "prediction", "threshold", "version", "warnings", "note"}
+    assert set(answer) == {"prediction_id", "probability", "prediction", "threshold", "version", "warnings", "note"}
     assert 0.0 <= answer["probability"] <= 1.0 and answer["threshold"] == 0.55
     assert answer["prediction"] == int(answer["probability"] >= 0.55)
     assert answer["version"] == server.app[keys.INFERENCE].version
