@@ -140,10 +140,33 @@ class ApiConfig(Section):
     rate_limit_burst: int = Field(400, ge=1, le=1_000_000)
 
 
+PromotionMetric = Literal["f1_score", "pr_auc", "auc_roc", "precision", "recall"]
+
+
+class PromotionConfig(Section):
+    mode: Literal["auto", "manual", "always"] = "auto"
+    metrics: tuple[PromotionMetric, ...] = Field(("f1_score", "pr_auc"), min_length=1, **_LIST)
+    margin: float = Field(0.01, ge=0.0, le=1.0)
+    min_labels: int = Field(200, ge=10, le=10_000_000)
+    watch_windows: int = Field(3, ge=1, le=1000)
+
+
 class VersioningConfig(Section):
     keep_last: int = Field(10, ge=1, le=10_000)
     auto_activate: bool = True
     follow_interval_s: float = Field(5.0, ge=0, le=86_400)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+
+    @field_validator("promotion", mode="before")
+    @classmethod
+    def _mode_shorthand(cls, value: Any) -> Any:
+        """``versioning.promotion: manual`` is short for ``versioning.promotion.mode: manual``."""
+        return {"mode": value} if isinstance(value, str) else value
+
+
+class ThresholdConfig(Section):
+    cost_fn: float = Field(5.0, ge=0.0, le=1e9)
+    cost_fp: float = Field(1.0, ge=0.0, le=1e9)
 
 
 class TrainingConfig(Section):
@@ -178,6 +201,7 @@ class Config(BaseSettings):
     versioning: VersioningConfig = Field(default_factory=VersioningConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
 
     def ml_snapshot(self) -> dict[str, Any]:
         """The plain-data sections a training worker needs (picklable, JSON-safe)."""

@@ -171,7 +171,7 @@ def check_records(body: Any, max_batch: int) -> tuple[list[ValidRecord], bool]:
     return [r for r in records if r is not None], is_batch
 
 
-def query_threshold(request: web.Request, default: float) -> float:
+def query_threshold(request: web.Request, default: float | None) -> float | None:
     """`?threshold=` as a probability in [0, 1]; 400 naming it when malformed."""
     raw = request.query.get("threshold")
     if raw is None:

@@ -24,6 +24,9 @@ TINY_ENV = {
     "CONGESTION_MODEL__RANDOM_FOREST__PARAM_GRID": "{n_estimators: [15, 25], max_depth: [5, 6]}",
     "CONGESTION_MODEL__XGBOOST__PARAM_GRID": "{n_estimators: [20, 30], max_depth: [3]}",
     "CONGESTION_LOGGING__DIR": "",
+    # Tiny models differ by chance; tests that are not about the promotion gate expect each new
+    # version to serve, as before the gate existed (tests/lifecycle sets "auto" itself).
+    "CONGESTION_VERSIONING__PROMOTION__MODE": "always",
 }
 
 

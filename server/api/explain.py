@@ -16,13 +16,13 @@ MAX_TOP = 100
 @routes.post("/api/explain")
 async def explain(request: web.Request) -> web.Response:
     """Contributions sorted by |shap|: the `n` top ones plus `other`; they add up to the probability."""
-    config = request.app[keys.CONFIG]
-    threshold = query_threshold(request, config.api.default_threshold)
+    explicit = query_threshold(request, None)
     n = query_int(request, "n", 10, 1, MAX_TOP)
     collapse = query_bool(request, "collapse_pairs", False)
     body = await read_json(request)
     records, _ = check_records(body, 1)
     out = await request.app[keys.INFERENCE].explain(records[0].record, n, collapse)
+    threshold = explicit if explicit is not None else request.app[keys.REGISTRY].thresholds.for_version(out["version"])
     return json_response({
         "probability": out["probability"], "threshold": threshold,
         "decision": int(out["probability"] >= threshold), "expected_value": out["expected_value"],

@@ -105,6 +105,14 @@ TRAIN_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "search_iterations": {"type": "integer", "minimum": 1, "maximum": 200},
     "rows": {"type": "integer", "minimum": 500, "maximum": 2000000},
     "generate_data": {"type": "boolean"}}}
+VERSION_Q = _q("version", {"type": "string", "pattern": r"^\d{8}_\d{6}$"},
+               "Version tag YYYYMMDD_HHMMSS (default: the active version).")
+THRESHOLD_BODY = {"type": "object", "additionalProperties": False, "required": ["threshold", "reason"],
+                  "properties": {"threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                                 "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                                 "version": {"type": "string", "pattern": r"^\d{8}_\d{6}$"},
+                                 "cost_fn": {"type": "number", "minimum": 0},
+                                 "cost_fp": {"type": "number", "minimum": 0}}}
 RUN_ID = _p("run_id", {"type": "integer", "minimum": 1}, "Training run id.")
 
 # Pickles are octet-stream, metrics/SHAP/distribution summaries JSON, plots PNG.
@@ -173,6 +181,18 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/versions/prune": {"post": _op("Apply the retention policy now", errors=(), tag="versions")},
     "/api/metrics": {"get": _op("Metrics of the active version", errors=(404,), tag="versions")},
     "/api/metrics/history": {"get": _op("Metrics of every version over time", errors=(), tag="versions")},
+    "/api/threshold": {
+        "get": _op("The live decision threshold of the active (or a named) version and its audited changes",
+                   errors=(400, 404), tag="threshold",
+                   params=[VERSION_Q, _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                                         "How many changes.")]),
+        "post": _op("Set the serving threshold without retraining (an audited threshold_changed event)",
+                    errors=(400, 401, 404, 409, 415), tag="threshold", body=THRESHOLD_BODY)},
+    "/api/threshold/curve": {"get": _op(
+        "Precision, recall, F1, confusion counts and expected cost per threshold; the cost minimum",
+        errors=(400, 404, 409), tag="threshold",
+        params=[VERSION_Q, _q("cost_fn", {"type": "number", "minimum": 0}, "Cost of a missed congestion."),
+                _q("cost_fp", {"type": "number", "minimum": 0}, "Cost of a false alarm.")])},
     "/download/{what}": {"get": _op(
         "Download the active version's model, scaler or metrics", ARTIFACT_FILE,
         errors=(400, 404, 410), tag="downloads",

@@ -18,12 +18,14 @@ OBSERVED_NOTE = ("counted in the online windows: posting this flow again changes
 async def predict(request: web.Request) -> web.Response:
     """One record -> one answer; a list -> a list in the same order. `?threshold=` per call."""
     config = request.app[keys.CONFIG]
-    threshold = query_threshold(request, config.api.default_threshold)
+    explicit = query_threshold(request, None)
     body = await read_json(request)
     records, is_batch = check_records(body, config.api.max_batch)
     observe = query_bool(request, "observe", default=True)
     plain = [r.record for r in records]
     result = await request.app[keys.INFERENCE].predict(plain, observe=observe)
+    # The version that scored decides at its own live threshold (POST /api/threshold sets it).
+    threshold = explicit if explicit is not None else request.app[keys.REGISTRY].thresholds.for_version(result.version)
     ids = request.app[keys.MONITORING].recorder.record(plain, result.probabilities, threshold,
                                                        result.version, log_it=observe)
     answers = [

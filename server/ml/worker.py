@@ -13,6 +13,7 @@ import pandas as pd
 
 from .data import generate_flows, load_flows
 from .errors import DataError, TrainingError
+from .compare import compare_with_champion
 from .evaluate import evaluate
 from .explain import Explainer
 from .pipeline import build_pipeline, param_grid
@@ -139,6 +140,8 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         feature_names = [str(n) for n in fitted.named_steps["features"].get_feature_names_out()]
         p_true = df[P_TRUE].to_numpy()[split:] if P_TRUE in df else None
         metrics = evaluate(y[split:], proba, float(spec.get("threshold", 0.5)), p_true, len(df), len(feature_names))
+        comparison = compare_with_champion(spec.get("champion"), df, split, y[split:], proba,
+                                           float(spec.get("threshold", 0.5)))
     with phases.phase("shap"):
         rng = np.random.default_rng(random_state)
         n_sample = min(int(model_cfg.get("shap_sample", 400)), n_test)
@@ -166,6 +169,10 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         "distribution": _plain(distribution(df, random_state)),
         "profile": _plain(profile),
         "phases": phases.durations,
+        # Hold-out labels and probabilities: threshold curves and later comparisons use them.
+        "holdout": {"y": [int(v) for v in y[split:]], "proba": [float(v) for v in proba],
+                    "timestamp_seconds": [int(v) for v in df[TIMESTAMP].to_numpy()[split:]]},
+        "comparison": _plain(comparison),
         "cv": _plain({
             "scoring": model_cfg.get("scoring", "average_precision"), "best_score": result.best_score,
             "best_index": result.best_index, "candidates": len(result.cv_results["params"]),

@@ -10,6 +10,7 @@ from typing import Any
 
 from server.config import Config
 from server.errors import Gone, IntegrityFailure, StorageFailure, Unavailable, ValidationFailed
+from server.lifecycle.thresholds import Thresholds
 from server.services.events import EventHub
 from server.services.inference import InferenceService, ServingBundle, build_bundle
 from server.store import repo
@@ -57,6 +58,8 @@ def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, 
         ("shap", f"shap_{tag}.json", JSON_TYPE, as_json(result["shap_global"])),
         ("distribution", f"distribution_{tag}.json", JSON_TYPE, as_json(result["distribution"])),
     ]
+    if result.get("holdout"):  # labels and probabilities: threshold curves without retraining
+        payloads.append(("holdout", f"holdout_{tag}.json", JSON_TYPE, as_json(result["holdout"])))
     for name, png in sorted(result.get("plots", {}).items()):
         payloads.append(("plot", f"{name}_{tag}.png", "image/png", png))
     return payloads
@@ -81,6 +84,7 @@ class Registry:
         self._lock = asyncio.Lock()  # one activation/prune at a time
         self._shap_cache: dict[str, dict[str, Any]] = {}  # versions are immutable: cache forever
         self._unloadable: set[str] = set()  # tags that failed verification when followed
+        self.thresholds = Thresholds(config.api.default_threshold, sessions, blobs)
 
     async def register(self, run_id: int, result: dict[str, Any], *, actor: str) -> Any:
         """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once."""
@@ -113,7 +117,7 @@ class Registry:
         return specs
 
     async def activate(self, tag: str, *, actor: str, reason: str | None = None,
-                       kind: str = "activated") -> dict[str, Any]:
+                       kind: str = "activated", evidence: dict[str, Any] | None = None) -> dict[str, Any]:
         """Load and verify a version off the loop, record the event, then swap the bundle."""
         check_tag(tag)
         async with self._lock:
@@ -128,11 +132,12 @@ class Registry:
             async with self._sessions.begin() as session:
                 await repo.add_event(session, kind=kind, version_id=version.id,
                                      from_version_id=current.id if current else None,
-                                     actor=actor, reason=reason)
+                                     actor=actor, reason=reason, evidence=evidence)
             self._inference.swap(bundle)
         previous = current.tag if current else None
         event_type = "rolled_back" if kind == "rolled_back" else "version_activated"
-        self._hub.publish({"type": event_type, "version": tag, "previous": previous})
+        self._hub.publish({"type": event_type, "version": tag, "previous": previous, "kind": kind,
+                           "actor": actor, "reason": reason})
         log.info("%s version %s (previous %s)", kind, tag, previous)
         return {"changed": True, "version": tag, "previous": previous}
 
@@ -171,6 +176,7 @@ class Registry:
 
     async def load_at_start_up(self) -> None:
         """Remove orphan blobs, then serve the active version or else the newest that verifies."""
+        await self.thresholds.refresh()
         try:
             removed = await self._collect_garbage()
         except OSError as exc:  # an object store that is down: start degraded, collect later
@@ -209,6 +215,8 @@ class Registry:
         Returns the tag newly served, if any. A version that fails verification is reported
         once and skipped; the current model keeps serving.
         """
+        if await self.thresholds.refresh():
+            self._hub.publish({"type": "threshold_changed", "source": "database"})
         async with self._sessions() as session:
             active = await repo.active_version(session)
         if active is None or active.tag == self._inference.version or active.tag in self._unloadable:
@@ -244,6 +252,10 @@ class Registry:
                 removed = await self._collect_garbage()
                 log.info("pruned %d version(s), removed %d blob(s)", len(doomed), removed)
         return [v.tag for v in doomed]
+
+    async def read_blob(self, artifact) -> bytes:
+        """An artifact's verified bytes, read off the loop."""
+        return await asyncio.to_thread(self._blobs.read, artifact.sha256, artifact.size_bytes)
 
     async def read_artifact(self, name: str) -> tuple[Any, bytes]:
         """An artifact's row and verified bytes, found by its registered name only."""

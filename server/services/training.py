@@ -11,6 +11,7 @@ from typing import Any
 
 from server.config import Config
 from server.errors import Conflict, ValidationFailed
+from server.lifecycle.promotion import Promotion
 from server.logs import run_id_var
 from server.services.events import EventHub
 from server.services.pool import InProcessRunner, TrainingPool
@@ -88,6 +89,7 @@ class TrainingService:
         self._hub = hub
         self._registry = registry
         self._actor = actor
+        self._promotion = Promotion(config, sessions, registry, hub)
         self._pool: TrainingPool | InProcessRunner = (
             InProcessRunner(self._on_worker_event) if in_process
             else TrainingPool(config.training.max_workers, self._on_worker_event))
@@ -172,7 +174,8 @@ class TrainingService:
     async def _execute(self, active: ActiveRun, spec: dict[str, Any]) -> None:
         run_id = active.run_id
         token = run_id_var.set(run_id)
-        try:
+        try:  # the champion is sent to the worker, never stored in the run's config snapshot
+            spec = {**spec, "champion": await self._promotion.champion()}
             result = await self._pool.run(run_id, spec)
             version = await self._save(active, result)
         except BrokenProcessPool:
@@ -186,7 +189,7 @@ class TrainingService:
             log.warning("training run %d failed: %s", run_id, exc)
             await self._fail(active, _describe(exc))
         else:
-            await self._succeed(active, version.tag)
+            await self._succeed(active, version.tag, result.get("comparison"))
         finally:
             run_id_var.reset(token)
             self._release(active)
@@ -223,14 +226,13 @@ class TrainingService:
         self._hub.publish({"type": "run_failed", "run_id": active.run_id, "status": status,
                            "error": reason, "elapsed_s": round(elapsed, 3)})
 
-    async def _succeed(self, active: ActiveRun, tag: str) -> None:
+    async def _succeed(self, active: ActiveRun, tag: str, comparison: dict[str, Any] | None) -> None:
         elapsed = time.monotonic() - active.started
         self._release(active)
         self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
                            "elapsed_s": round(elapsed, 3)})
         try:  # the version is registered either way; a failure here must not look like a lost run
-            if self._config.versioning.auto_activate:
-                await self._registry.activate(tag, actor=self._actor, reason=f"trained by run {active.run_id}")
+            await self._promotion.after_training(tag, comparison, run_id=active.run_id)
             await self._registry.apply_retention(actor="system")
         except Exception:
             log.exception("version %s is registered but could not be activated or retention failed", tag)

@@ -6,7 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from server import keys
-from server.store import repo
+from server.store import repo, repo_lifecycle
 
 TOP_SHAP = 5
 
@@ -23,7 +23,24 @@ def metrics_body(version) -> dict[str, Any]:
     return version.metrics.as_dict()
 
 
-def version_body(version, active_id: int | None, top_shap: list[dict[str, Any]]) -> dict[str, Any]:
+def promotion_body(event) -> dict[str, Any] | None:
+    """The promotion gate's decision for a version: outcome, reason and the same-rows evidence."""
+    if event is None:
+        return None
+    comparison = (event.evidence or {}).get("comparison") or {}
+    return {
+        "outcome": event.kind, "reason": event.reason, "actor": event.actor, "at": event.created_at,
+        "champion": comparison.get("champion_version"), "rows": comparison.get("rows"),
+        "candidate_metrics": comparison.get("candidate"), "champion_metrics": comparison.get("champion"),
+        "delta": comparison.get("delta"),
+        "mcnemar_p": (comparison.get("mcnemar") or {}).get("p_value"),
+        "delong_p": (comparison.get("delong") or {}).get("p_value"),
+        "policy": (event.evidence or {}).get("policy"),
+    }
+
+
+def version_body(version, active_id: int | None, top_shap: list[dict[str, Any]],
+                 decision=None, threshold: float | None = None) -> dict[str, Any]:
     """One row of /api/versions/detail."""
     return {
         "timestamp": version.tag,
@@ -36,6 +53,8 @@ def version_body(version, active_id: int | None, top_shap: list[dict[str, Any]])
         "params": dict(version.params),
         "phase_durations": dict(version.phase_durations),
         "shap_top": top_shap,
+        "threshold": threshold,
+        "promotion": promotion_body(decision),
         "artifacts": [
             {"name": a.name, "kind": a.kind, "size_bytes": a.size_bytes, "sha256": a.sha256,
              "url": None if version.pruned else f"/download/version/{a.name}"}
@@ -49,10 +68,13 @@ async def version_details(app: web.Application) -> list[dict[str, Any]]:
     async with app[keys.SESSIONS]() as session:
         versions = await repo.list_versions(session, include_pruned=True)
         active = await repo.active_version(session)
-    shap_cache = await app[keys.REGISTRY].shap_summaries(versions)
+        decisions = await repo_lifecycle.gate_decisions(session)
+    registry = app[keys.REGISTRY]
+    shap_cache = await registry.shap_summaries(versions)
     active_id = active.id if active else None
     ordered = sorted(versions, key=lambda v: v.created_at, reverse=True)
-    return [version_body(v, active_id, _top_shap(v, shap_cache)) for v in ordered]
+    return [version_body(v, active_id, _top_shap(v, shap_cache), decisions.get(v.id),
+                         registry.thresholds.for_version(v.tag)) for v in ordered]
 
 
 async def active_metrics(app: web.Application) -> dict[str, Any] | None:

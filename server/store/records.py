@@ -140,6 +140,7 @@ class EventRecord:
     actor: str
     reason: str | None
     created_at: datetime
+    evidence: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

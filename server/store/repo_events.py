@@ -46,6 +46,7 @@ def _event(row: Any) -> EventRecord:
         actor=ev.actor,
         reason=ev.reason,
         created_at=ev.created_at,
+        evidence=ev.evidence,
     )
 
 
@@ -58,6 +59,7 @@ async def add_event(
     actor: str,
     reason: str | None = None,
     now: datetime | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> EventRecord:
     """Append one event; activating (or rolling back to) a pruned version is refused."""
     check_choice("event kind", kind, EVENT_KINDS)
@@ -74,6 +76,7 @@ async def add_event(
         actor=actor,
         reason=reason,
         created_at=aware(now),
+        evidence=evidence,
     )
     session.add(row)
     await session.flush()

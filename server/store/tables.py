@@ -29,10 +29,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 RUN_OPEN_STATUSES = ("queued", "running")
 RUN_TRIGGERS = ("api", "api_sync", "cli", "startup")
-ARTIFACT_KINDS = ("pipeline", "preprocessor", "metrics", "shap", "distribution", "plot")
-EVENT_KINDS = ("trained", "activated", "rolled_back", "pruned")
-ACTIVATION_KINDS = ("activated", "rolled_back")
-ACTORS = ("api", "cli", "startup", "system")
+# holdout: the hold-out labels and probabilities (threshold curves, promotion evidence);
+# calibrator and profile: the live-monitoring estimate and the drift reference of a version.
+ARTIFACT_KINDS = ("pipeline", "preprocessor", "metrics", "shap", "distribution", "plot",
+                  "holdout", "calibrator", "profile")
+EVENT_KINDS = ("trained", "activated", "rolled_back", "pruned", "promoted", "rejected", "held",
+               "shadow_started", "shadow_stopped", "threshold_changed")
+# Events that change which version serves; "promoted" is an activation decided on evidence.
+ACTIVATION_KINDS = ("activated", "rolled_back", "promoted")
+# "rule": a decision the server took by itself (promotion gate, automatic rollback).
+ACTORS = ("api", "cli", "startup", "system", "rule")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -198,11 +204,15 @@ class ModelEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     from_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     actor: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # What a decision was based on: both models' metrics on the same rows, tests, p-values;
+    # for threshold_changed the old and new threshold and their costs. NULL for plain moves.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
 
 from server.store import tables_monitoring as _monitoring  # noqa: E402,F401  (registers the log tables)

@@ -1,0 +1,102 @@
+"""The decision threshold as an audited setting, and the promotion decisions behind versions."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from server import keys
+from server.api.common import json_response, query_int, read_json
+from server.errors import NotFound, ValidationFailed
+from server.services.registry import check_tag
+from server.store import repo, repo_lifecycle
+
+routes = web.RouteTableDef()
+MAX_COST = 1e9
+MAX_REASON = 500
+
+
+def _cost(raw: Any, name: str, default: float) -> float:
+    """A non-negative finite cost (query text or JSON number); 400 naming it otherwise."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw) if not isinstance(raw, bool) and len(str(raw)) <= 32 else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= MAX_COST):
+        raise ValidationFailed(f"{name} must be a number between 0 and {MAX_COST:g}",
+                               fields={name: "expected a non-negative number"})
+    return value
+
+
+async def _version(request: web.Request, tag: str | None):
+    """The named version, or the active one; 404 when there is none."""
+    async with request.app[keys.SESSIONS]() as session:
+        if tag is None:
+            version = await repo.active_version(session)
+            if version is None:
+                raise NotFound("no version is active; train one first")
+            return version
+        return await repo.get_version_by_tag(session, check_tag(tag))
+
+
+@routes.get("/api/threshold/curve")
+async def threshold_curve(request: web.Request) -> web.Response:
+    """Per threshold: precision, recall, F1, confusion counts and expected cost; the cost minimum."""
+    config = request.app[keys.CONFIG]
+    cost_fn = _cost(request.query.get("cost_fn"), "cost_fn", config.threshold.cost_fn)
+    cost_fp = _cost(request.query.get("cost_fp"), "cost_fp", config.threshold.cost_fp)
+    version = await _version(request, request.query.get("version"))
+    curve = await request.app[keys.REGISTRY].thresholds.curve(version, cost_fn, cost_fp)
+    return json_response(curve)
+
+
+@routes.get("/api/threshold")
+async def threshold_history(request: web.Request) -> web.Response:
+    """The live threshold of the active (or a named) version and its audited changes."""
+    version = await _version(request, request.query.get("version"))
+    limit = query_int(request, "limit", 50, 1, 1000)
+    async with request.app[keys.SESSIONS]() as session:
+        events = await repo_lifecycle.lifecycle_events(session, limit=1000)
+    changes = [{"id": e.id, "at": e.created_at, "actor": e.actor, "reason": e.reason, **(e.evidence or {})}
+               for e in events if e.kind == "threshold_changed" and e.version_id == version.id][:limit]
+    thresholds = request.app[keys.REGISTRY].thresholds
+    return json_response({"version": version.tag, "threshold": thresholds.for_version(version.tag),
+                          "default": thresholds.default, "changes": changes})
+
+
+def _threshold_body(body: Any, config) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
+    errors: dict[str, str] = {}
+    for name in sorted(set(body) - {"threshold", "reason", "version", "cost_fn", "cost_fp"}):
+        errors[name] = "unknown field"
+    threshold = body.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        errors["threshold"] = "required: a number between 0 and 1"
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        errors["reason"] = f"required: why the threshold changes (1..{MAX_REASON} characters)"
+    version = body.get("version")
+    if version is not None and not isinstance(version, str):
+        errors["version"] = "expected a version tag (YYYYMMDD_HHMMSS)"
+    if errors:
+        raise ValidationFailed("invalid threshold change", fields=errors)
+    return {"threshold": float(threshold), "reason": reason.strip(), "version": version,
+            "cost_fn": _cost(body.get("cost_fn"), "cost_fn", config.threshold.cost_fn),
+            "cost_fp": _cost(body.get("cost_fp"), "cost_fp", config.threshold.cost_fp)}
+
+
+@routes.post("/api/threshold")
+async def change_threshold(request: web.Request) -> web.Response:
+    """Set the serving threshold without retraining, as an audited ``threshold_changed`` event."""
+    change = _threshold_body(await read_json(request), request.app[keys.CONFIG])
+    version = await _version(request, change["version"])
+    result = await request.app[keys.REGISTRY].thresholds.change(
+        version, change["threshold"], reason=change["reason"], actor="api",
+        cost_fn=change["cost_fn"], cost_fp=change["cost_fp"])
+    request.app[keys.EVENTS].publish({"type": "threshold_changed", **result})
+    return json_response(result)

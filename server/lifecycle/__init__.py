@@ -1,0 +1,1 @@
+"""The model lifecycle past training: the promotion gate, shadow challengers, the live threshold."""
