@@ -35,6 +35,13 @@ def dump(path: Path) -> Dump:
                 row = dict(zip(columns, values))
                 rows[tuple(row[k] for k in key)] = row
             out[name] = rows
+    # 0004's downgrade parks what older constraints refuse (new artifact kinds; the original
+    # kind/actor/evidence of lifecycle events) and its upgrade puts it back: count it as kept.
+    parked_artifacts = out.pop("lifecycle_archive_artifacts", {})
+    parked_events = out.pop("lifecycle_archive_events", {})
+    out.setdefault("artifacts", {}).update({(r["id"],): r for r in parked_artifacts.values()})
+    if "model_events" in out:
+        out["model_events"].update({(r["id"],): r for r in parked_events.values()})
     return out
 
 
@@ -113,6 +120,9 @@ async def test_head_to_first_revision_and_back_keeps_every_row_of_the_first_sche
     at_first = dump(full_db)
     assert revision(full_db) == FIRST
     assert rows_missing({t: r for t, r in before.items() if t in at_first}, at_first) == []
+    with sqlite3.connect(full_db) as conn:  # the old schema's own table holds only kinds it knows
+        kinds = {k for (k,) in conn.execute("select distinct kind from artifacts")}
+    assert "holdout" not in kinds and any(r["kind"] == "holdout" for r in before["artifacts"].values())
     await migrate(full_db, "upgrade", "head")
     after = dump(full_db)
     assert rows_missing(at_first, after) == [], "0001 -> head loses nothing"
@@ -159,3 +169,16 @@ async def test_app_start_up_on_the_first_revision_backs_up_before_upgrading(aioh
     ready = await check_json(await client.get("/readyz"), 200)
     assert ready["model"]["loaded"] is True, ready
     await check_json(await client.get("/api/versions/detail"), 200)
+
+
+ACTIVE_SQL = ("select v.tag from model_events e join model_versions v on v.id = e.version_id "
+              "where e.kind in ({kinds}) order by e.id desc limit 1")
+
+
+async def test_downgrading_past_0004_keeps_the_same_version_active(full_db):
+    with sqlite3.connect(full_db) as conn:
+        at_head = conn.execute(ACTIVE_SQL.format(kinds="'activated', 'rolled_back', 'promoted'")).fetchone()
+        assert conn.execute("select count(*) from model_events where kind = 'promoted'").fetchone()[0] > 0
+    await migrate(full_db, "downgrade", "0003")
+    with sqlite3.connect(full_db) as conn:  # the SQL older code runs knows no 'promoted'
+        assert conn.execute(ACTIVE_SQL.format(kinds="'activated', 'rolled_back'")).fetchone() == at_head
