@@ -35,7 +35,7 @@ def dump(path: Path) -> Dump:
                 row = dict(zip(columns, values))
                 rows[tuple(row[k] for k in key)] = row
             out[name] = rows
-    # 0004's downgrade parks what older constraints refuse (new artifact kinds; the original
+    # 0005's downgrade parks what older constraints refuse (new artifact kinds; the original
     # kind/actor/evidence of lifecycle events) and its upgrade puts it back: count it as kept.
     parked_artifacts = out.pop("lifecycle_archive_artifacts", {})
     parked_events = out.pop("lifecycle_archive_events", {})
@@ -175,10 +175,10 @@ ACTIVE_SQL = ("select v.tag from model_events e join model_versions v on v.id = 
               "where e.kind in ({kinds}) order by e.id desc limit 1")
 
 
-async def test_downgrading_past_0004_keeps_the_same_version_active(full_db):
+async def test_downgrading_past_0005_keeps_the_same_version_active(full_db):
     with sqlite3.connect(full_db) as conn:
         at_head = conn.execute(ACTIVE_SQL.format(kinds="'activated', 'rolled_back', 'promoted'")).fetchone()
         assert conn.execute("select count(*) from model_events where kind = 'promoted'").fetchone()[0] > 0
-    await migrate(full_db, "downgrade", "0003")
+    await migrate(full_db, "downgrade", "0004")
     with sqlite3.connect(full_db) as conn:  # the SQL older code runs knows no 'promoted'
         assert conn.execute(ACTIVE_SQL.format(kinds="'activated', 'rolled_back'")).fetchone() == at_head
