@@ -94,9 +94,12 @@ async def _print_progress(events: asyncio.Queue) -> None:
         kind = event.get("type")
         if kind == "progress" and event.get("total"):
             if bar is None:
-                bar = tqdm(total=event["total"], desc="  search fits", unit="fit", leave=False)
-            bar.n = event["done"]
-            bar.refresh()
+                # Fits done before the first event are the bar's `initial`: counted, but not in the rate
+                # (setting n on a fresh bar read as 1 fit in a few microseconds: "104857.60fit/s").
+                bar = tqdm(total=event["total"], initial=event["done"], desc="  search fits", unit="fit",
+                           leave=False)
+            else:
+                bar.update(event["done"] - bar.n)
         elif kind == "phase_started":
             print(f"- {event['phase']} ...", flush=True)
         elif kind == "phase_finished":
