@@ -46,7 +46,8 @@ def run_scorer(workdir: Path, data: Path, out: Path, extra: list[str]) -> tuple[
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"scorer failed ({child.returncode}): {output}")
-    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, output.strip().splitlines()[-1]
+    summary = next(line for line in output.splitlines() if line.startswith("scored "))
+    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, summary
 
 
 def main() -> None:
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--explain", type=int, default=0, help="also ask for the top N SHAP contributions")
+    parser.add_argument("--explain-processes", type=int, default=None, help="processes computing SHAP (default: auto)")
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "congestion-bench-score")
     args = parser.parse_args()
@@ -64,12 +66,16 @@ def main() -> None:
     ensure_model(workdir)
     out = args.cache / "scored.parquet"
     extra = ["--chunk-rows", str(args.chunk_rows)] + (["--explain", str(args.explain)] if args.explain else [])
+    if args.explain_processes:
+        extra += ["--explain-processes", str(args.explain_processes)]
     load_before = os.getloadavg()[0]
     wall, rss, cpu, summary = run_scorer(workdir, data, out, extra)
     loop = re.search(r"in ([\d.]+) s \(([\d,]+) rows/s\)", summary)
     print(summary)
-    print(f"rows:            {args.rows:,} ({args.format}, chunks of {args.chunk_rows:,})")
-    print(f"scoring loop:    {loop.group(2) if loop else '?'} rows/s ({loop.group(1) if loop else '?'} s)")
+    print(f"rows:            {args.rows:,} ({args.format}, chunks of {args.chunk_rows:,}"
+          f"{f', top {args.explain} SHAP per row' if args.explain else ''})")
+    label = "explain rows/s:" if args.explain else "scoring loop:  "
+    print(f"{label}  {loop.group(2) if loop else '?'} rows/s ({loop.group(1) if loop else '?'} s, scoring loop)")
     print(f"end to end:      {args.rows / wall:,.0f} rows/s ({wall:.1f} s, incl. start-up and model load)")
     print(f"CPU time:        {cpu:.1f} s ({args.rows / cpu:,.0f} rows per CPU-second, start-up included)")
     print(f"peak RSS:        {rss / 2**20:,.0f} MiB (target < 1024)")

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--version", help="model version timestamp (default: the active one)")
     score.add_argument("--threshold", type=float, help="decision threshold (default: api.default_threshold)")
     score.add_argument("--explain", type=int, default=0, metavar="N", help="add the top N SHAP contributions")
+    score.add_argument("--explain-processes", type=int, default=None, metavar="P",
+                       help="processes computing SHAP (default: every core when the input has >= 20,000 rows)")
     score.add_argument("--on-error", choices=["skip", "fail"], default="skip", help="bad rows: skip them or fail")
     score.add_argument("--chunk-rows", type=int, default=100_000, metavar="N", help="rows per chunk")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")

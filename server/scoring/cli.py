@@ -41,6 +41,8 @@ def run(config: Config, options: ScoreOptions) -> int:
         raise DataError("--threshold must be a number between 0 and 1")
     if options.explain < 0 or options.chunk_rows < 1:
         raise DataError("--explain must be >= 0 and --chunk-rows >= 1")
+    if options.explain_processes is not None and options.explain_processes < 1:
+        raise DataError("--explain-processes must be >= 1")
     bundle = asyncio.run(load_bundle(config, options.version))
     for warning in bundle.alignment.warnings if bundle.alignment else ():
         print(f"warning: {warning}", file=sys.stderr)

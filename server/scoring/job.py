@@ -16,6 +16,7 @@ import numpy as np
 
 from server.ml.errors import DataError
 from server.ml.schema import LABEL
+from server.scoring.explain import ChunkExplainer, auto_processes
 from server.scoring.features import StreamWindows, feature_matrix
 from server.scoring.output import output_table
 from server.scoring.progress import ScoreProgress
@@ -42,12 +43,13 @@ class ScoreOptions:
     on_error: str = "skip"
     chunk_rows: int = 100_000
     progress: bool = True
+    explain_processes: int | None = None  # None: every usable core for large inputs, else one
 
     @classmethod
     def from_args(cls, args: Any) -> "ScoreOptions":
         """From the `score` subcommand's argparse namespace."""
         return cls(Path(args.data), Path(args.out), args.version, args.threshold, args.explain,
-                   args.on_error, args.chunk_rows, not args.no_progress)
+                   args.on_error, args.chunk_rows, not args.no_progress, args.explain_processes)
 
 
 @dataclass
@@ -86,7 +88,11 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
     def finish(chunk: Chunk, checked: CheckedChunk, X: np.ndarray, labels: np.ndarray | None) -> None:
         """Predict and write one chunk (worker thread: GTIL and the Parquet writer release the GIL)."""
         probability = bundle.runtime.positive_proba(X) if len(X) else np.empty(0)  # type: ignore[union-attr]
-        writer.write(output_table(chunk.table, checked, columns, probability, threshold, bundle, X, options.explain))
+        shap = None
+        if options.explain > 0:
+            shap = explainer.values(X) if len(X) else np.empty((0, len(bundle.feature_names)))
+        writer.write(output_table(chunk.table, checked, columns, probability, threshold, bundle, shap,
+                                  options.explain))
         if quality is not None and labels is not None:
             quality.add(labels, probability)
         progress.advance(chunk.table.num_rows)
@@ -97,7 +103,11 @@ def score_file(bundle: ServingBundle, options: ScoreOptions, *, max_window_keys:
     with contextlib.closing(reader), AtomicTableWriter(options.out) as writer, contextlib.ExitStack() as stack, \
             ThreadPoolExecutor(1) as worker:
         progress = ScoreProgress(reader.total_rows, reader.estimated_rows, options.progress)
-        stack.callback(lambda: progress.close(finished))  # after the worker's last chunk (exits run in reverse)
+        stack.callback(lambda: progress.close(finished))
+        processes = options.explain_processes or auto_processes(
+            options.explain, reader.total_rows or reader.estimated_rows)
+        explainer = ChunkExplainer(bundle.explainer, processes)
+        stack.callback(explainer.close)  # after the worker's last chunk (exits run in reverse)
         pending: Future | None = None  # the executor's exit waits for it, so the writer never closes mid-table
         for chunk in reader:
             checked = check_chunk(chunk.table, columns, chunk.lines)

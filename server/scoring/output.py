@@ -5,6 +5,7 @@ import numpy as np
 import pyarrow as pa
 
 from server.ml.schema import FLOW_COLUMNS, HOUR
+from server.scoring.explain import explanation_columns
 from server.scoring.rows import CheckedChunk
 from server.services.inference import ServingBundle
 
@@ -12,8 +13,8 @@ OUTPUT_COLUMNS = ("probability", "prediction", "version")
 
 
 def output_table(table: pa.Table, checked: CheckedChunk, columns: dict[str, str], probability: np.ndarray,
-                 threshold: float, bundle: ServingBundle, X: np.ndarray, explain: int) -> pa.Table:
-    """Good input rows (schema columns as the model read them) plus the scores."""
+                 threshold: float, bundle: ServingBundle, shap: np.ndarray | None, explain: int) -> pa.Table:
+    """Good input rows (schema columns as the model read them) plus the scores (and top SHAP columns)."""
     kept = table.filter(pa.array(checked.ok)) if not checked.ok.all() else table
     for name in FLOW_COLUMNS:
         if name in columns and (name != HOUR or HOUR in columns):
@@ -22,27 +23,10 @@ def output_table(table: pa.Table, checked: CheckedChunk, columns: dict[str, str]
     extra = {"probability": pa.array(probability, pa.float64()),
              "prediction": pa.array((probability >= threshold).astype(np.int8)),
              "version": pa.array([bundle.version] * len(probability), pa.string())}
-    if explain > 0:
-        extra.update(_explanations(bundle, X, explain))
+    if explain > 0 and shap is not None:
+        extra.update(explanation_columns(bundle.feature_names, shap, explain))
     for name, values in extra.items():
         if name in kept.column_names:
             kept = kept.drop_columns([name])
         kept = kept.append_column(name, values)
     return kept
-
-
-def _explanations(bundle: ServingBundle, X: np.ndarray, n: int) -> dict[str, pa.Array]:
-    """Top-n features by |SHAP| per row: explain_<k>_feature and explain_<k>_shap (probability units)."""
-    names = np.asarray(bundle.feature_names, dtype=object)
-    n = min(n, len(names))
-    if len(X):
-        values, _, _ = bundle.explainer.shap_values(X)  # type: ignore[union-attr]
-    else:
-        values = np.empty((0, len(names)))
-    top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
-    rows = np.arange(len(X))[:, None]
-    out: dict[str, pa.Array] = {}
-    for k in range(n):
-        out[f"explain_{k + 1}_feature"] = pa.array(names[top[:, k]].tolist() if len(X) else [], pa.string())
-        out[f"explain_{k + 1}_shap"] = pa.array(values[rows[:, 0], top[:, k]] if len(X) else [], pa.float64())
-    return out

@@ -58,3 +58,22 @@ def test_cli_writes_a_csv_longer_than_one_chunk(trained_workdir, tmp_path):
     scored = _read(out)
     assert len(scored) == ROWS and scored["explain_1_feature"].notna().all()
     assert f"scored {ROWS} of {ROWS} rows" in done.stdout
+
+
+def test_shap_split_across_processes_equals_one_process(trained_config, tmp_path):
+    data = tmp_path / "flows.parquet"
+    write_flows(flows(1200, seed=23), data)
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    score(trained_config, data, one, chunk_rows=600, explain=3, explain_processes=1)
+    score(trained_config, data, two, chunk_rows=600, explain=3, explain_processes=2)
+    a, b = _read(one), _read(two)
+    assert len(a) == len(b) == 1200
+    assert a.equals(b)  # rows are independent: the split changes nothing, bit for bit
+
+
+def test_auto_processes_use_every_core_only_for_large_explained_inputs():
+    from server.scoring.explain import AUTO_PARALLEL_ROWS, auto_processes
+
+    assert auto_processes(0, 10 * AUTO_PARALLEL_ROWS) == 1
+    assert auto_processes(3, AUTO_PARALLEL_ROWS - 1) == 1
+    assert auto_processes(3, AUTO_PARALLEL_ROWS) == len(os.sched_getaffinity(0))
