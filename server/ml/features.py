@@ -214,8 +214,7 @@ class WindowAggregates(_Stateless):
         out = {}
         for name in aggregate_names(self.windows_s):
             kind, _, window = name.rpartition("_")
-            out[name] = (f"{texts[kind]} in the {window[:-1]} seconds up to this flow, this flow included "
-                         "(every flow the server scores counts, unless sent with observe=false)")
+            out[name] = f"{texts[kind]} in the {window[:-1]} seconds up to this flow, this flow included (online windows)"
         return out
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:

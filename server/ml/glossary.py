@@ -22,6 +22,8 @@ TERMS: dict[str, str] = {
     "base value": ("the probability the model gives before looking at this flow's features: its average "
                    "output on the training data (SHAP's expected value)"),
     "other": "the summed SHAP of every feature not listed separately",
+    "online windows": ("the server's running counts of recent flows; every flow posted to /api/predict "
+                       "joins them (unless sent with ?observe=false), so repeating a flow changes its features"),
     "mean |SHAP|": "the average size of a feature's SHAP value over sample flows: its global importance",
 }
 

@@ -14,7 +14,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from .schema import BYTES_SENT, HOUR, LABEL, PACKET_SIZE, PROTOCOL, TIMESTAMP  # noqa: E402
 
-_DPI = 80
+_DPI = 120  # sharp enough for the dashboard's enlarged view (lightbox)
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 

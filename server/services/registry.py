@@ -225,6 +225,7 @@ class Registry:
             previous = self._inference.version
             async with self._sessions() as session:  # re-read: our own activation may have won
                 active = await repo.active_version(session)
+                latest = await repo.list_events(session, limit=1, kinds=["activated", "rolled_back"])
             if active is None or active.tag == previous:
                 return None
             try:
@@ -235,8 +236,10 @@ class Registry:
                 return None
             self._inference.swap(bundle)
         log.info("now serving %s, activated elsewhere (previous %s)", active.tag, previous)
+        # The dashboard toasts this: who changed the version elsewhere (the CLI, another server) and why.
+        how = {"kind": latest[0].kind, "actor": latest[0].actor, "reason": latest[0].reason} if latest else {}
         self._hub.publish({"type": "version_activated", "version": active.tag, "previous": previous,
-                           "source": "database"})
+                           "source": "database", **how})
         return active.tag
 
     async def apply_retention(self, *, actor: str) -> list[str]:

@@ -44,14 +44,20 @@ document.addEventListener("themechange", () => {
   for (const chart of charts) { applyTheme(chart, c); chart.update("none"); }
 });
 
+/** Tooltip options adding each bar's glossary description, wrapped to a readable width. */
+export function describedTooltip(descriptions) {
+  const wrap = (text) => text.match(/.{1,48}(\s|$)/g)?.map((line) => line.trim()) ?? [];
+  return { callbacks: { footer: (items) => wrap(descriptions[items[0]?.dataIndex] || "") }, footerFont: { weight: "normal" } };
+}
+
 /** Horizontal signed bar chart (SHAP): positive bars push towards congestion. */
-export function signedBars(canvas, labels, values, axisTitle) {
+export function signedBars(canvas, labels, values, axisTitle, descriptions = []) {
   return makeChart(canvas, {
     type: "bar",
     data: { labels, datasets: [{ label: axisTitle, data: values, borderWidth: 0 }] },
     options: {
       indexAxis: "y",
-      plugins: { legend: { display: false } },
+      plugins: { legend: { display: false }, tooltip: describedTooltip(descriptions) },
       scales: { x: { title: { display: true, text: axisTitle } }, y: { ticks: { autoSkip: false } } },
     },
   }, (c, chart) => {
@@ -60,27 +66,54 @@ export function signedBars(canvas, labels, values, axisTitle) {
   });
 }
 
+/** Label boxes that stay inside the chart area and never overlap: the first free row wins. */
+function layoutLabels(ctx, marks, area, x) {
+  const rowHeight = 14;
+  const rows = Math.max(1, Math.floor((area.bottom - area.top) / rowHeight / 2));
+  const placed = [];
+  for (const mark of marks) {
+    const w = ctx.measureText(mark.text).width + 6;
+    const px = x(mark);
+    // Right of the line when it fits, else left of it: a label is never cut off by the edge.
+    let left = px + 3 + w <= area.right ? px + 3 : px - 3 - w;
+    left = Math.max(area.left, Math.min(left, area.right - w));
+    for (let row = 0; row < rows; row += 1) {
+      const top = area.top + 2 + row * rowHeight;
+      const box = { left, right: left + w, top, bottom: top + rowHeight - 2, text: mark.text, x: px };
+      if (!placed.some((b) => b.top === top && b.left < box.right && box.left < b.right)) {
+        placed.push(box);
+        break;
+      }
+    }
+  }
+  return placed;
+}
+
 /** Vertical dashed lines at fractional x positions: {x, text} (rollback events on trend charts). */
 export const markersPlugin = {
   id: "markers",
   afterDatasetsDraw(chart, _args, options) {
     const marks = options.marks || [];
+    chart.$markerLabels = [];
     if (!marks.length) return;
     const { ctx, chartArea, scales } = chart;
     const color = colors().marker;
+    const x = (mark) => Math.max(chartArea.left, Math.min(scales.x.getPixelForValue(mark.x), chartArea.right));
     ctx.save();
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
-    ctx.setLineDash([5, 4]);
     ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "top";
     for (const mark of marks) {
-      const x = scales.x.getPixelForValue(mark.x);
+      ctx.setLineDash([5, 4]);
       ctx.beginPath();
-      ctx.moveTo(x, chartArea.top);
-      ctx.lineTo(x, chartArea.bottom);
+      ctx.moveTo(x(mark), chartArea.top);
+      ctx.lineTo(x(mark), chartArea.bottom);
       ctx.stroke();
-      ctx.fillText(mark.text, Math.min(x + 3, chartArea.right - 60), chartArea.top + 10);
     }
+    const labels = layoutLabels(ctx, marks, chartArea, x);
+    for (const box of labels) ctx.fillText(box.text, box.left + 3, box.top);
     ctx.restore();
+    chart.$markerLabels = labels; // what was painted, for tests and for the tooltip-free reader
   },
 };

@@ -39,8 +39,16 @@ def _no_browser(reason: str) -> None:
 class Server:
     """The running server: its base URL and a tiny JSON client for setup steps."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, env: dict[str, str] | None = None) -> None:
         self.base = base
+        self.env = env or {}
+
+    def cli(self, *args: str) -> str:
+        """Run `python -m server ...` as another process on the same store (as an operator would)."""
+        done = subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
 
     def call(self, path: str, method: str = "GET", body: dict | None = None, timeout: float = 120) -> dict:
         """One JSON request; raises on an HTTP error status."""
@@ -77,6 +85,7 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONGESTION_")}
     env.update(tiny_environ(workdir))
+    env["CONGESTION_VERSIONING__FOLLOW_INTERVAL_S"] = "0.5"  # notice CLI changes within a test's patience
     log = workdir / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port)],
@@ -84,7 +93,7 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, log)
-        yield Server(base)
+        yield Server(base, {k: v for k, v in env.items() if k != "CONGESTION_VERSIONING__FOLLOW_INTERVAL_S"})
     finally:
         process.terminate()
         try:
@@ -201,9 +210,9 @@ def new_page(chromium_executable, live_server, browser, watch):
     # Playwright's sync API has started its own event loop in this thread.
     contexts = []
 
-    def make(width: int = 1280, height: int = 900, color_scheme: str = "light"):
+    def make(width: int = 1280, height: int = 900, color_scheme: str = "light", timezone_id: str | None = None):
         context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme,
-                                      accept_downloads=True, base_url=live_server.base)
+                                      accept_downloads=True, base_url=live_server.base, timezone_id=timezone_id)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

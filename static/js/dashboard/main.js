@@ -1,9 +1,10 @@
 // Dashboard entry: loads everything from the JSON API, then follows /ws for live changes.
 import { api, postJSON, setApiToken } from "../api.js";
+import { loadGlossary } from "../glossary.js";
 import { bindThreshold } from "../threshold.js";
 import { toast, toastError } from "../toast.js";
 import { connectEvents } from "../ws.js";
-import { renderGallery } from "./gallery.js";
+import { initGallery, renderGallery } from "./gallery.js";
 import { renderCards, renderTrends } from "./metrics.js";
 import { explainSelected, initSamples, scoreSamples } from "./samples.js";
 import { initGlobalShap, loadGlobalShap } from "./shap.js";
@@ -30,6 +31,7 @@ async function activeMetrics() {
 async function load() {
   const [metrics, history, versions] = await Promise.all([
     activeMetrics(), api("/api/metrics/history?limit=50"), api("/api/versions/detail")]);
+  await loadGlossary(metrics?.version ?? null); // before anything that names features
   renderCards(metrics);
   const best = metrics?.best_f1_threshold;
   $("threshold-best").hidden = best === undefined || best === null;
@@ -75,12 +77,26 @@ async function rollback(tag) {
 function onEvent(event) {
   if (handleTrainingEvent(event)) { refresh(); return; }
   if (event.type === "hello" && shownVersion !== undefined && (event.version ?? null) !== shownVersion) refresh();
-  if (event.type === "version_activated") refresh();
+  if (event.type === "version_activated") {
+    if (event.source === "database") toast(changedElsewhere(event), "info");
+    refresh();
+  }
   if (event.type === "rolled_back") {
     if (ownRollback !== event.version) toast(`Rolled back to ${event.version} elsewhere`, "info");
     ownRollback = null;
     refresh();
   }
+}
+
+const WHO = { cli: "the CLI", api: "another server", startup: "a server starting up", system: "the server" };
+
+/** Words for a version change another process made (the registry's follower noticed it). */
+function changedElsewhere(event) {
+  const who = WHO[event.actor] ?? "another process";
+  const why = event.reason && event.reason !== "rollback" ? ` (${event.reason})` : "";
+  return event.kind === "rolled_back"
+    ? `Changed elsewhere: rolled back to ${event.version} by ${who}${why}`
+    : `Changed elsewhere: version ${event.version} activated by ${who}${why}`;
 }
 
 function initToolbar() {
@@ -117,5 +133,6 @@ function wsStatus(state) {
 initToolbar();
 initTraining();
 initGlobalShap();
+initGallery();
 initSamples((err) => toastError(err, "Explanation failed"));
 refresh().then(() => connectEvents(onEvent, wsStatus));

@@ -7,7 +7,12 @@ const CARDS = { "m-precision": "precision", "m-recall": "recall", "m-f1": "f1_sc
 export function renderCards(metrics) {
   document.getElementById("no-model").hidden = Boolean(metrics);
   for (const [id, key] of Object.entries(CARDS)) document.getElementById(id).textContent = num(metrics?.[key]);
+  // "samples" counts every row; the confusion counts add up to the held-out test rows only.
   document.getElementById("m-samples").textContent = int(metrics?.samples);
+  const test = metrics ? ["tn", "fp", "fn", "tp"].reduce((sum, k) => sum + (metrics[k] ?? 0), 0) : null;
+  const hint = document.getElementById("m-samples-hint");
+  hint.textContent = metrics ? `${int(metrics.samples - test)} train · ${int(test)} test` : "train + test";
+  hint.title = "All rows of the data; precision, recall and the confusion counts use the test rows only";
   const features = metrics?.features;
   document.getElementById("m-features").textContent = Array.isArray(features) ? features.length : int(features);
   document.getElementById("active-version").textContent = metrics?.version ?? "none";
@@ -17,14 +22,22 @@ export function renderCards(metrics) {
 /** "20261126_070512" -> "11-26 07:05:12" */
 const shortTag = (tag) => (/^\d{8}_\d{6}$/.test(tag) ? `${tag.slice(4, 6)}-${tag.slice(6, 8)} ${tag.slice(9, 11)}:${tag.slice(11, 13)}:${tag.slice(13)}` : tag);
 
+const clock = (iso) => new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+
+/** One marker per gap between trained versions, labelled with when the rollbacks happened. */
 function rollbackMarks(history, trained) {
-  const marks = [];
+  const gaps = new Map();
   for (const event of history.filter((e) => e.type === "rolled_back")) {
     let index = -1;
     trained.forEach((t, i) => { if (t.time <= event.time) index = i; });
-    marks.push({ x: Math.min(index + 0.5, trained.length - 0.5), text: `↩ ${shortTag(event.version)}` });
+    const gap = Math.min(index + 0.5, trained.length - 0.5);
+    gaps.set(gap, [...(gaps.get(gap) || []), event]);
   }
-  return marks;
+  return [...gaps].map(([x, events]) => {
+    const last = events[events.length - 1];
+    const text = events.length === 1 ? `↩ ${clock(last.time)}` : `↩ ${events.length}× · last ${clock(last.time)}`;
+    return { x, text, events };
+  });
 }
 
 function lineChart(canvas, labels, series, marks, yOptions) {

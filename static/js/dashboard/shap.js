@@ -1,7 +1,8 @@
 // Global SHAP importance, grouped (sin/cos pairs, protocol one-hots summed) or per feature.
 import { api } from "../api.js";
-import { makeChart } from "../charts.js";
+import { describedTooltip, makeChart } from "../charts.js";
 import { label } from "../format.js";
+import { describe } from "../glossary.js";
 
 const $ = (id) => document.getElementById(id);
 let summary = null;
@@ -16,7 +17,7 @@ function draw() {
     data: { labels: top.map((r) => label(r.feature)), datasets: [{ label: "mean |SHAP|", data: top.map((r) => r.importance) }] },
     options: {
       indexAxis: "y",
-      plugins: { legend: { display: false } },
+      plugins: { legend: { display: false }, tooltip: describedTooltip(top.map((r) => describe(r.feature))) },
       scales: { x: { beginAtZero: true, title: { display: true, text: "mean |SHAP value|" } }, y: { ticks: { autoSkip: false } } },
     },
   }, (c, chart) => { chart.data.datasets[0].backgroundColor = c.series[0]; });

@@ -4,7 +4,37 @@ import { seconds } from "../format.js";
 import { toast, toastError } from "../toast.js";
 
 const $ = (id) => document.getElementById(id);
+const TIME_TEXT = { running: "running…", failed: "failed", cancelled: "cancelled" };
 let runId = null;
+let runPhase = null;
+let startedAt = null; // performance.now() at the run's start, re-anchored by every server elapsed_s
+let ticker = null;
+
+/** The run title ticks every second between events, from the server's own elapsed_s. */
+function anchor(elapsed) {
+  if (elapsed !== undefined && elapsed !== null) startedAt = performance.now() - Number(elapsed) * 1000;
+  else startedAt ??= performance.now();
+}
+
+function paintTitle() {
+  if (runId === null || startedAt === null) return;
+  const elapsed = seconds(Math.max(0, (performance.now() - startedAt) / 1000));
+  $("run-title").textContent = `Run ${runId}${runPhase ? `: ${runPhase}` : " started"} · ${elapsed}`;
+  $("run-title").dataset.elapsed = String(Math.round(performance.now() - startedAt));
+}
+
+function startTicking() {
+  clearInterval(ticker);
+  ticker = setInterval(paintTitle, 1000);
+  paintTitle();
+}
+
+function stopTicking() {
+  clearInterval(ticker);
+  ticker = null;
+  startedAt = null;
+  runPhase = null;
+}
 
 function phaseNode(name) {
   return document.querySelector(`#phases [data-phase="${CSS.escape(name)}"]`);
@@ -16,10 +46,11 @@ function setPhase(name, statusValue, duration) {
   node.dataset.status = statusValue;
   node.querySelector(".phase-time").textContent =
     statusValue === "done" && duration !== undefined && duration !== null ? seconds(duration)
-      : statusValue === "running" ? "running…" : statusValue === "failed" ? "failed" : "";
+      : TIME_TEXT[statusValue] ?? "";
 }
 
 function setRunning(id, title) {
+  if (id === null) stopTicking();
   runId = id;
   $("run").dataset.state = id === null ? "idle" : "running";
   $("train-start").disabled = id !== null;
@@ -28,6 +59,7 @@ function setRunning(id, title) {
 }
 
 function resetPhases() {
+  delete $("run").dataset.outcome;
   document.querySelectorAll("#phases .phase").forEach((n) => setPhase(n.dataset.phase, "pending"));
   $("fits").hidden = true;
 }
@@ -73,20 +105,29 @@ async function cancel() {
 /** Handle one /ws event; returns true when the run ended and the page should reload its data. */
 export function handleTrainingEvent(event) {
   const elapsed = event.elapsed_s !== undefined ? ` · ${seconds(event.elapsed_s)}` : "";
+  if (runId !== null && event.run_id === runId && ticker !== null) anchor(event.elapsed_s);
   switch (event.type) {
     case "snapshot":
       resetPhases();
       setRunning(event.run_id, `Run ${event.run_id} in progress…`);
       for (const p of event.phases || []) setPhase(p.phase, p.status === "finished" ? "done" : p.status, p.duration_s);
+      runPhase = (event.phases || []).filter((p) => p.status === "running").map((p) => p.phase).pop() ?? null;
       if (event.progress) setProgress(event.progress.done, event.progress.total);
+      anchor(event.elapsed_s);
+      startTicking();
       return false;
     case "run_started":
       if (runId !== event.run_id) resetPhases();
       setRunning(event.run_id, `Run ${event.run_id} started…`);
+      anchor(event.elapsed_s ?? 0);
+      startTicking();
       return false;
     case "phase_started":
       setPhase(event.phase, "running");
-      $("run-title").textContent = `Run ${event.run_id}: ${event.phase}${elapsed}`;
+      if (runId !== event.run_id) { setRunning(event.run_id); startTicking(); }
+      runPhase = event.phase;
+      anchor(event.elapsed_s);
+      paintTitle();
       return false;
     case "phase_finished":
       setPhase(event.phase, "done", event.duration_s);
@@ -98,11 +139,16 @@ export function handleTrainingEvent(event) {
       setRunning(null, `Run ${event.run_id} finished: version ${event.version}${elapsed}.`);
       toast(`Training finished: version ${event.version}`, "success");
       return true;
-    case "run_failed":
-      document.querySelectorAll('#phases [data-status="running"]').forEach((n) => setPhase(n.dataset.phase, "failed"));
-      setRunning(null, `Run ${event.run_id} ${event.status || "failed"}.`);
-      toast(`Training ${event.status || "failed"}: ${event.error || "no details"}`, event.status === "cancelled" ? "info" : "error");
+    case "run_failed": {
+      // A cancelled run stopped on request: its phase reads "cancelled", in neutral colours.
+      const outcome = event.status === "cancelled" ? "cancelled" : "failed";
+      document.querySelectorAll('#phases [data-status="running"]').forEach((n) => setPhase(n.dataset.phase, outcome));
+      $("run").dataset.outcome = outcome;
+      setRunning(null, `Run ${event.run_id} ${outcome}${elapsed}.`);
+      toast(outcome === "cancelled" ? `Training run ${event.run_id} cancelled` : `Training failed: ${event.error || "no details"}`,
+        outcome === "cancelled" ? "info" : "error");
       return true;
+    }
     default:
       return false;
   }

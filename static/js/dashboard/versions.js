@@ -1,5 +1,6 @@
 // The version table: metrics, top SHAP features, phase durations, badges, downloads, rollback.
 import { el, label, num, seconds, when } from "../format.js";
+import { describe } from "../glossary.js";
 
 const PHASES = ["data", "features", "training", "scoring", "shap", "plots", "save"];
 const DOWNLOADS = { pipeline: "model", preprocessor: "preprocessor", metrics: "metrics" };
@@ -29,19 +30,23 @@ function actions(version, onRollback) {
 
 function row(version, onRollback) {
   const m = version.metrics || {};
-  const top = (version.shap_top || []).slice(0, 3).map((s) => label(s.feature)).join(", ") || "–";
+  const names = (version.shap_top || []).slice(0, 3).map((s) => s.feature);
+  const top = names.length ? el("span", {}, names.flatMap((n, i) => [i ? ", " : "", el("span", { class: describe(n) ? "term" : null, title: describe(n) || null }, label(n))])) : "–";
   return el("tr", {
     class: [version.active ? "is-active" : "", version.pruned ? "is-pruned" : ""].join(" ").trim() || null,
     dataset: { version: version.timestamp },
   },
   el("th", { scope: "row" }, el("code", {}, version.timestamp),
     el("span", { class: "sub" }, `${label(version.model_type)} · ${when(version.created_at)}`)),
-  el("td", {}, status(version)),
-  el("td", { class: "num" }, num(m.f1_score)), el("td", { class: "num" }, num(m.precision)),
-  el("td", { class: "num" }, num(m.recall)), el("td", { class: "num" }, num(m.auc_roc)),
-  el("td", { class: "top-shap" }, top),
-  el("td", {}, phaseList(version.phase_durations)),
-  el("td", {}, actions(version, onRollback)));
+  // data-label names each cell on narrow screens, where every row becomes a card.
+  el("td", { "data-label": "Status" }, status(version)),
+  el("td", { class: "num", "data-label": "F1" }, num(m.f1_score)),
+  el("td", { class: "num", "data-label": "Precision" }, num(m.precision)),
+  el("td", { class: "num", "data-label": "Recall" }, num(m.recall)),
+  el("td", { class: "num", "data-label": "ROC AUC" }, num(m.auc_roc)),
+  el("td", { class: "top-shap", "data-label": "Top SHAP" }, top),
+  el("td", { class: "phases-cell", "data-label": "Phases" }, phaseList(version.phase_durations)),
+  el("td", { class: "actions-cell" }, actions(version, onRollback)));
 }
 
 export function renderVersions(versions, onRollback) {

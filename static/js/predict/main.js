@@ -2,6 +2,7 @@
 import { postJSON } from "../api.js";
 import { explanationView } from "../contrib.js";
 import { el } from "../format.js";
+import { loadGlossary } from "../glossary.js";
 import { PRESETS, presetByKey } from "../presets.js";
 import { bindThreshold, getThreshold, onThreshold } from "../threshold.js";
 import { toastError } from "../toast.js";
@@ -12,6 +13,13 @@ const $ = (id) => document.getElementById(id);
 const view = explanationView("predict");
 bindThreshold($("threshold"), $("threshold-value"));
 onThreshold((t) => view.setThreshold(t));
+
+/** A result is only ever shown next to the flow it belongs to. */
+function clearResult(message) {
+  view.hide();
+  $("result-empty").textContent = message;
+  $("result-empty").hidden = false;
+}
 
 async function submit(event) {
   event.preventDefault();
@@ -27,6 +35,7 @@ async function submit(event) {
     view.show(data, getThreshold());
     try { localStorage.setItem("lastFlow", JSON.stringify(flow)); } catch { /* ignore */ }
   } catch (err) {
+    clearResult("No result: the API refused this flow (see the form).");
     if (err.fields && Object.keys(err.fields).length) showErrors(err.message, err.fields);
     else toastError(err, "Prediction failed");
   } finally {
@@ -44,13 +53,18 @@ function presetButtons() {
 
 $("predict-form").addEventListener("submit", submit);
 $("f-timestamp_seconds").addEventListener("change", syncHourFromTimestamp);
+$("predict-form").addEventListener("input", (event) => {
+  if (event.target.name !== "threshold" && view.last) clearResult("The flow changed: press “Predict & explain” to score it.");
+});
 $("randomise").addEventListener("click", async () => {
   try {
     fill(await randomFlow());
+    clearResult("A random flow from the training distribution: press “Predict & explain” to score it.");
   } catch (err) {
     toastError(err, "Cannot randomise");
   }
 });
 presetButtons();
+loadGlossary().catch((err) => toastError(err, "Glossary unavailable"));
 fill(PRESETS[0].flow);
 describeTimestamp();
