@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--chunk-rows", type=int, default=100_000, metavar="N", help="rows per chunk")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    feedback = sub.add_parser("feedback", parents=[common], help="feed delayed labels back (CSV/Parquet)")
+    feedback.add_argument("--data", required=True,
+                          help="columns prediction_id, congestion (or source_ip, dest_ip, timestamp_seconds, congestion)")
+    feedback.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     versions = sub.add_parser("versions", parents=[common], help="list, roll back or prune versions")
     versions.add_argument("action", choices=["list", "rollback", "prune"])
     versions.add_argument("timestamp", nargs="?")
@@ -100,6 +105,10 @@ def _dispatch(args: argparse.Namespace, config) -> int:
         from server.scoring import cli as scoring
 
         return scoring.run(config, scoring.ScoreOptions.from_args(args))
+    if args.command == "feedback":
+        from server.monitoring import cli as monitoring_cli
+
+        return monitoring_cli.run(config, args.data, progress=not args.no_progress)
     if args.command == "db":
         action = commands.db_upgrade if args.action == "upgrade" else commands.db_current
         return asyncio.run(action(config))

@@ -121,6 +121,30 @@ ARTIFACT_FILE = {"description": "the artifact's bytes, verified against its sha2
                              "application/json": {"schema": {}},
                              "image/png": {"schema": {"type": "string", "format": "binary"}}}}
 
+FEEDBACK_ITEM = {"type": "object", "required": ["congestion"], "properties": {
+    "prediction_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "source_ip": {"type": "string"}, "dest_ip": {"type": "string"},
+    "timestamp_seconds": {"type": "integer", "minimum": 0},
+    "congestion": {"type": "integer", "enum": [0, 1]}}}
+FEEDBACK_ANSWER = {"type": "object", "required": ["accepted", "unknown", "replaced"], "properties": {
+    "accepted": {"type": "integer"}, "replaced": {"type": "integer"}, "unchanged": {"type": "integer"},
+    "unknown": {"type": "array", "items": {"type": "object"}},
+    "invalid": {"type": "array", "items": {"type": "object", "properties": {
+        "index": {"type": "integer"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}
+_METRICS = {"type": ["object", "null"], "properties": {
+    k: {"type": ["number", "null"]} for k in ("precision", "recall", "f1", "roc_auc", "brier")}}
+WINDOW = {"type": "object", "required": ["start", "end", "version", "predictions", "positive_rate", "labelled",
+                                         "label_coverage", "realised", "estimated"],
+          "properties": {"start": {"type": "string", "format": "date-time"},
+                         "end": {"type": "string", "format": "date-time"},
+                         "start_timestamp": {"type": "integer"}, "version": {"type": "string"},
+                         "predictions": {"type": "integer"}, "positive_rate": {"type": ["number", "null"]},
+                         "mean_probability": {"type": ["number", "null"]}, "labelled": {"type": "integer"},
+                         "label_coverage": {"type": ["number", "null"]},
+                         "label_lag_p50_s": {"type": ["number", "null"]},
+                         "label_lag_p95_s": {"type": ["number", "null"]},
+                         "realised": _METRICS, "estimated": _METRICS}}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/": {"get": _op("Index page", HTML, errors=(), tag="pages")},
     "/dashboard": {"get": _op("Monitoring dashboard", HTML, errors=(), tag="pages")},
@@ -193,6 +217,23 @@ PATHS: dict[str, dict[str, Any]] = {
         errors=(400, 404, 409), tag="threshold",
         params=[VERSION_Q, _q("cost_fn", {"type": "number", "minimum": 0}, "Cost of a missed congestion."),
                 _q("cost_fp", {"type": "number", "minimum": 0}, "Cost of a false alarm.")])},
+    "/api/feedback": {"post": _op(
+        "Delayed labels for logged predictions, by prediction_id or by flow (idempotent; replacements counted)",
+        _json(FEEDBACK_ANSWER), errors=(400, 413, 415), tag="monitoring",
+        body={"type": "array", "minItems": 1, "items": FEEDBACK_ITEM})},
+    "/api/monitoring/windows": {"get": _op(
+        "Monitoring windows (event time) per version, newest first: realised and CBPE-estimated metrics",
+        _json({"type": "array", "items": WINDOW}), errors=(400,), tag="monitoring",
+        params=[_q("version", {"type": "string", "pattern": r"^\d{8}_\d{6}$"}, "Only this version."),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
+                   "How many windows (the newest).")])},
+    "/api/monitoring/summary": {"get": _op(
+        "The latest window of a version (default: the active one) beside its training-time baseline",
+        _json({"type": "object", "properties": {"version": {"type": ["string", "null"]},
+                                                 "latest": {"oneOf": [WINDOW, {"type": "null"}]},
+                                                 "baseline": {"type": ["object", "null"]}}}),
+        errors=(400,), tag="monitoring",
+        params=[_q("version", {"type": "string", "pattern": r"^\d{8}_\d{6}$"}, "Version tag.")])},
     "/download/{what}": {"get": _op(
         "Download the active version's model, scaler or metrics", ARTIFACT_FILE,
         errors=(400, 404, 410), tag="downloads",

@@ -83,3 +83,15 @@ class MonitoringService:
                 if (start, version) in merged:
                     out.append(summarise(start, version, merged[(start, version)], self.window_s))
         return out
+
+
+async def record_feedback(service: MonitoringService, items: list) -> dict:
+    """Apply one feedback request in one transaction; announce the windows it changed."""
+    from server.monitoring.feedback import apply_feedback
+
+    async with service.feedback_lock:
+        async with service.engine.begin() as conn:
+            result = await apply_feedback(conn, items, service.recorder.node, service.window_s)
+    if result.windows:
+        service.windows_changed(sorted(result.windows))
+    return result.answer()

@@ -146,3 +146,16 @@ async def window_states_of(conn: AsyncConnection, start: int, version: str,
     result = await conn.execute(select(t.window_start, t.version, t.part, t.state).where(
         t.window_start == start, t.version == version, t.part.in_(list(parts))))
     return [tuple(r) for r in result.all()]  # type: ignore[misc]
+
+
+async def baseline(conn: AsyncConnection, version: str) -> dict | None:
+    """A version's hold-out metrics at training time, in the windows' field names."""
+    m = VersionMetrics
+    row = (await conn.execute(select(m.precision, m.recall, m.f1_score, m.auc_roc, m.brier, m.threshold,
+                                     m.samples, m.extra).join(ModelVersion).where(ModelVersion.tag == version))).first()
+    if row is None:
+        return None
+    calibration = (row.extra or {}).get("calibration") or {}
+    return {"precision": row.precision, "recall": row.recall, "f1": row.f1_score, "roc_auc": row.auc_roc,
+            "brier": row.brier, "threshold": row.threshold, "samples": row.samples,
+            "calibration": {k: calibration.get(k) for k in ("method", "ece_before", "ece_after")} or None}

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE_SIZE = 256
 EVENT_TYPES = (
     "run_started", "phase_started", "phase_finished", "progress", "run_finished",
-    "run_failed", "version_activated", "rolled_back", "snapshot",
+    "run_failed", "version_activated", "rolled_back", "snapshot", "monitoring_window",
 )
 
 

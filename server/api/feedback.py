@@ -1,0 +1,25 @@
+"""POST /api/feedback: delayed labels for logged predictions, by id or by flow."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from server import keys
+from server.api.common import json_response, read_json
+from server.errors import ValidationFailed
+from server.monitoring.service import record_feedback
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/feedback")
+async def feedback(request: web.Request) -> web.Response:
+    """`[{"prediction_id", "congestion"} | {"source_ip", "dest_ip", "timestamp_seconds", "congestion"}]`."""
+    max_batch = request.app[keys.CONFIG].api.max_batch
+    body = await read_json(request)
+    if not isinstance(body, list) or not body:
+        raise ValidationFailed("the body must be a non-empty list of labels",
+                               fields={"body": "expected an array of feedback items"})
+    if len(body) > max_batch:
+        raise ValidationFailed(f"at most {max_batch} labels per request",
+                               fields={"body": f"{len(body)} items, at most {max_batch}"})
+    return json_response(await record_feedback(request.app[keys.MONITORING], body))

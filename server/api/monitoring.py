@@ -1,0 +1,43 @@
+"""GET /api/monitoring/windows and /api/monitoring/summary: live performance per window."""
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from server import keys
+from server.api.common import json_response, query_int
+from server.errors import ValidationFailed
+from server.monitoring import store
+
+routes = web.RouteTableDef()
+TAG = re.compile(r"\d{8}_\d{6}")
+
+
+def _version(request: web.Request) -> str | None:
+    version = request.query.get("version") or None
+    if version is not None and not TAG.fullmatch(version):
+        raise ValidationFailed("version must be a version timestamp",
+                               fields={"version": "expected YYYYMMDD_HHMMSS"})
+    return version
+
+
+@routes.get("/api/monitoring/windows")
+async def windows(request: web.Request) -> web.Response:
+    """The newest windows (per version), newest first: `?version=`, `?limit=` (24, at most 1000)."""
+    version = _version(request)
+    limit = query_int(request, "limit", 24, 1, 1000)
+    return json_response(await request.app[keys.MONITORING].windows(version, limit))
+
+
+@routes.get("/api/monitoring/summary")
+async def summary(request: web.Request) -> web.Response:
+    """The latest window of a version (default: the active one) beside its training-time baseline."""
+    version = _version(request) or request.app[keys.INFERENCE].version
+    if version is None:
+        return json_response({"version": None, "latest": None, "baseline": None})
+    service = request.app[keys.MONITORING]
+    latest = await service.windows(version, 1)
+    async with service.engine.connect() as conn:
+        baseline = await store.baseline(conn, version)
+    return json_response({"version": version, "latest": latest[0] if latest else None, "baseline": baseline})
