@@ -77,11 +77,29 @@ async def pipeline(config: Config, request: TrainRequest, *, only_if_empty: bool
             await asyncio.gather(printer, return_exceptions=True)
         async with sessions() as session:
             run = await repo.get_run(session, run_id)
+            version = await repo.get_version(session, run.version_id) if run and run.version_id else None
     if run is None or run.status != "succeeded":
         print(f"training run {run_id} {run.status if run else 'missing'}: {run.error if run else ''}",
               file=sys.stderr)
         return 1
+    if version is not None and version.metrics is not None:
+        print(metrics_summary(version.metrics.as_dict()))
     return 0
+
+
+def metrics_summary(metrics: dict[str, Any]) -> str:
+    """Hold-out metrics, with the Bayes ceiling beside them when the data was generated."""
+    from server.ml.evaluate import bayes_ceiling  # the ML stack only for commands that train
+
+    line = (f"hold-out: F1 {metrics['f1_score']:.4f} at threshold {metrics['threshold']:g}, ROC AUC "
+            f"{metrics['auc_roc'] if metrics['auc_roc'] is not None else float('nan'):.4f}")
+    ceiling = bayes_ceiling(metrics)
+    if ceiling is None:
+        return line
+    best = metrics.get("f1_at_best_threshold")
+    return (f"{line}\nBayes ceiling of this data (generator p_true on the hold-out): F1 {ceiling['f1']:.4f}"
+            f"{f' (model at its best threshold {best:.4f})' if best is not None else ''}, ROC AUC "
+            f"{ceiling['auc_roc']:.4f}; the gap is the model's to close, the ceiling is the data's limit")
 
 
 async def _print_progress(events: asyncio.Queue) -> None:

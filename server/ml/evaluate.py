@@ -1,5 +1,8 @@
 """Hold-out metrics, including the Bayes ceiling when the true probability is known."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from sklearn.metrics import (
     average_precision_score, brier_score_loss, confusion_matrix, f1_score, precision_recall_curve,
@@ -48,3 +51,23 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5, p_tr
         metrics["bayes_f1"] = best_f1(y, np.asarray(p_true, dtype=float))[0]
         metrics["bayes_brier"] = float(brier_score_loss(y, p_true))
     return metrics
+
+
+def bayes_ceiling(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The data's own limit beside the model's metrics, or None when the labels' true probability is unknown.
+
+    On generated data the generator's p_true on the hold-out is the best any model can do: its best
+    F1 and ROC AUC are the ceiling, and the gaps say how much is the model's to win. (A denser
+    generated dataset has a lower ceiling: a lower F1 there is the data's limit, not a worse model.)
+    """
+    f1, auc = metrics.get("bayes_f1"), metrics.get("bayes_auc_roc")
+    if f1 is None or auc is None:
+        return None
+    model_f1, model_auc = metrics.get("f1_at_best_threshold"), metrics.get("auc_roc")
+    return {
+        "source": "generator p_true on the hold-out",
+        "f1": float(f1), "auc_roc": float(auc),
+        "brier": metrics.get("bayes_brier"),
+        "f1_gap": None if model_f1 is None else float(f1) - float(model_f1),
+        "auc_roc_gap": None if model_auc is None else float(auc) - float(model_auc),
+    }

@@ -6,6 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from server import keys
+from server.ml.evaluate import bayes_ceiling
 from server.store import repo, repo_lifecycle
 
 TOP_SHAP = 5
@@ -20,7 +21,9 @@ def metrics_body(version) -> dict[str, Any]:
     """A version's metrics under the seed's names (precision, recall, f1_score, auc_roc...)."""
     if version.metrics is None:
         return {}
-    return version.metrics.as_dict()
+    body = version.metrics.as_dict()
+    body["bayes_ceiling"] = bayes_ceiling(body)  # None unless trained on generated data
+    return body
 
 
 def promotion_body(event) -> dict[str, Any] | None:

@@ -17,6 +17,18 @@ export function renderCards(metrics) {
   document.getElementById("m-features").textContent = Array.isArray(features) ? features.length : int(features);
   document.getElementById("active-version").textContent = metrics?.version ?? "none";
   document.getElementById("active-model-type").textContent = metrics ? `(${metrics.model_type.replaceAll("_", " ")})` : "";
+  renderCeiling(metrics?.bayes_ceiling);
+}
+
+/** Generated data knows its own limit: show it beside the cards, so a low F1 on dense data reads as the data's. */
+function renderCeiling(ceiling) {
+  const line = document.getElementById("m-ceiling");
+  if (!line) return;
+  line.hidden = !ceiling;
+  line.textContent = ceiling
+    ? `Bayes ceiling of this data (generator p_true on the hold-out): F1 ${num(ceiling.f1)}, ROC AUC ${num(ceiling.auc_roc)}` +
+      ` (model gap ${num(ceiling.f1_gap)} F1, ${num(ceiling.auc_roc_gap)} AUC)`
+    : "";
 }
 
 /** "20261126_070512" -> "11-26 07:05:12" */
