@@ -72,7 +72,8 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     """Event hub, serving bundle and registry; loads the active model off the loop."""
     config = app[keys.CONFIG]
     hub = EventHub(observers=(app[keys.METRICS].observe_event,))
-    inference = InferenceService(config.features.max_window_keys)
+    inference = InferenceService(config.features.max_window_keys,
+                                 max_window_entries=config.features.max_window_entries)
     registry = Registry(config, app[keys.SESSIONS], app[keys.BLOBS], hub, inference)
     app[keys.EVENTS] = hub
     app[keys.INFERENCE] = inference

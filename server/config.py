@@ -108,6 +108,7 @@ class FeaturesConfig(Section):
     windows_s: tuple[PositiveInt, ...] = Field((60, 600), min_length=1, **_LIST)
     subnet_prefix: int = Field(24, ge=8, le=32)
     max_window_keys: int = Field(50000, ge=100, le=10_000_000)
+    max_window_entries: int = Field(200000, ge=1000, le=100_000_000)
 
 
 class ImbalanceConfig(Section):

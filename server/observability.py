@@ -44,8 +44,18 @@ class Metrics:
         self.phase_seconds = Histogram("congestion_training_phase_duration_seconds",
                                        "Training phase durations", ["phase"], registry=r,
                                        buckets=(.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900))
+        # Children resolved once: a labels() lookup per request costs more than the increment.
+        self._congested = self.predictions.labels("congested")
+        self._clear = self.predictions.labels("clear")
         self.loop_lag = Gauge("congestion_event_loop_lag_seconds",
                               "How late the event loop woke a 1 s timer, last sample", registry=r)
+
+    def count_decisions(self, positives: int, total: int) -> None:
+        """Count one request's answers by decision."""
+        if positives:
+            self._congested.inc(positives)
+        if total - positives:
+            self._clear.inc(total - positives)
 
     def observe_event(self, event: dict) -> None:
         """Fold a training event into the counters (called by the relay for every event)."""

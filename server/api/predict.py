@@ -17,26 +17,26 @@ OBSERVED_NOTE = ("counted in the online windows: posting this flow again changes
 @routes.post("/api/predict")
 async def predict(request: web.Request) -> web.Response:
     """One record -> one answer; a list -> a list in the same order. `?threshold=` per call."""
-    config = request.app[keys.CONFIG]
+    app = request.app
+    config = app[keys.CONFIG]
     explicit = query_threshold(request, None)
     body = await read_json(request)
     records, is_batch = check_records(body, config.api.max_batch)
     observe = query_bool(request, "observe", default=True)
     plain = [r.record for r in records]
-    result = await request.app[keys.INFERENCE].predict(plain, observe=observe)
+    result = await app[keys.INFERENCE].predict(plain, observe=observe)
     # The version that scored decides at its own live threshold (POST /api/threshold sets it).
-    threshold = explicit if explicit is not None else request.app[keys.REGISTRY].thresholds.for_version(result.version)
-    ids = request.app[keys.MONITORING].recorder.record(plain, result.probabilities, threshold,
-                                                       result.version, log_it=observe)
+    threshold = explicit if explicit is not None else app[keys.REGISTRY].thresholds.for_version(result.version)
+    # The one place a scored request is complete: records, probabilities, threshold, version.
+    ids = app[keys.MONITORING].recorder.record(plain, result.probabilities, threshold,
+                                               result.version, log_it=observe)
+    decisions = [int(p >= threshold) for p in result.probabilities]
     answers = [
-        {"prediction_id": i, "probability": p, "prediction": int(p >= threshold), "threshold": threshold,
+        {"prediction_id": i, "probability": p, "prediction": d, "threshold": threshold,
          "version": result.version, "warnings": [*r.warnings, *result.warnings]}
-        for i, r, p in zip(ids, records, result.probabilities)
+        for i, r, p, d in zip(ids, records, result.probabilities, decisions)
     ]
-    positives = sum(a["prediction"] for a in answers)
-    counter = request.app[keys.METRICS].predictions
-    counter.labels("congested").inc(positives)
-    counter.labels("clear").inc(len(answers) - positives)
+    app[keys.METRICS].count_decisions(sum(decisions), len(decisions))
     if is_batch:
         return json_response(answers)
     if observe:

@@ -6,14 +6,16 @@ flow i itself. Bytes are summed as exact integers (floor of bytes_sent) so both 
 bit for bit after conversion to float.
 """
 
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .iputil import parse_ip, subnet_key
 from .schema import BYTES_SENT, DEST_IP, SOURCE_IP, TIMESTAMP
+from .window_state import WindowState
+
+__all__ = ["WindowState", "aggregate_names", "bytes_as_int", "compute_aggregates"]
 
 _INT_SAFE = 2**62
 
@@ -77,91 +79,3 @@ def compute_aggregates(
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return result.iloc[inverse].set_axis(df.index)
-
-
-class _KeyWindows:
-    """Per-key deques, one per window, with exact running integer byte sums."""
-
-    __slots__ = ("deques", "sums")
-
-    def __init__(self, n_windows: int):
-        self.deques: list[deque] = [deque() for _ in range(n_windows)]
-        self.sums: list[int] = [0] * n_windows
-
-    def add(self, t: int, nbytes: int, windows_s: Sequence[int]) -> list[tuple[float, float]]:
-        """Append one flow, expire old ones and return (count, bytes) per window."""
-        out = []
-        for i, w in enumerate(windows_s):
-            dq = self.deques[i]
-            dq.append((t, nbytes))
-            self.sums[i] += nbytes
-            cutoff = t - w
-            while dq and dq[0][0] <= cutoff:
-                self.sums[i] -= dq.popleft()[1]
-            out.append((float(len(dq)), float(self.sums[i])))
-        return out
-
-
-def _peek_window(dq: deque, total: int, t: int, nbytes: int, w: int) -> tuple[float, float]:
-    """What `_KeyWindows.add` would report for one window, computed without changing it."""
-    count, sums = len(dq) + 1, total + nbytes
-    cutoff = t - w
-    for ts, size in dq:  # `add` expires from the left only, so mirror exactly that
-        if ts > cutoff:
-            break
-        count -= 1
-        sums -= size
-    return float(count), float(sums)
-
-
-class WindowState:
-    """Bounded online state producing the same aggregates as compute_aggregates."""
-
-    def __init__(self, windows_s: Sequence[int], subnet_prefix: int, max_keys: int, subnet_prefix_v6: int = 64):
-        self.windows_s = tuple(int(w) for w in windows_s)
-        self.subnet_prefix = subnet_prefix
-        self.subnet_prefix_v6 = subnet_prefix_v6
-        self.max_keys = max_keys
-        self._keys: OrderedDict[tuple, _KeyWindows] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def _slot(self, key: tuple) -> _KeyWindows:
-        slot = self._keys.get(key)
-        if slot is None:
-            slot = self._keys[key] = _KeyWindows(len(self.windows_s))
-            while len(self._keys) > self.max_keys:  # least recently seen key goes first
-                self._keys.popitem(last=False)
-        else:
-            self._keys.move_to_end(key)
-        return slot
-
-    def peek(self, record: Mapping[str, object]) -> dict[str, float]:
-        """The aggregates `update` would return for this flow, leaving the state untouched."""
-        t = int(record[TIMESTAMP])  # type: ignore[call-overload]
-        nbytes = int(float(record[BYTES_SENT]))  # type: ignore[arg-type]
-        src = self._keys.get(("src",) + parse_ip(str(record[SOURCE_IP])))
-        dst = self._keys.get(("dst",) + subnet_key(str(record[DEST_IP]), self.subnet_prefix,
-                                                   self.subnet_prefix_v6))
-        out: dict[str, float] = {}
-        for i, w in enumerate(self.windows_s):
-            sc, sb = _peek_window(src.deques[i], src.sums[i], t, nbytes, w) if src else (1.0, float(nbytes))
-            dc, db = _peek_window(dst.deques[i], dst.sums[i], t, nbytes, w) if dst else (1.0, float(nbytes))
-            out[f"src_flows_{w}s"], out[f"src_bytes_{w}s"] = sc, sb
-            out[f"dst_subnet_flows_{w}s"], out[f"dst_subnet_bytes_{w}s"] = dc, db
-        return out
-
-    def update(self, record: Mapping[str, object]) -> dict[str, float]:
-        """Add one flow to the state and return its aggregates (counting the flow itself)."""
-        t = int(record[TIMESTAMP])  # type: ignore[call-overload]
-        nbytes = int(float(record[BYTES_SENT]))  # type: ignore[arg-type]
-        src = self._slot(("src",) + parse_ip(str(record[SOURCE_IP])))
-        dst = self._slot(("dst",) + subnet_key(str(record[DEST_IP]), self.subnet_prefix, self.subnet_prefix_v6))
-        out: dict[str, float] = {}
-        src_vals = src.add(t, nbytes, self.windows_s)
-        dst_vals = dst.add(t, nbytes, self.windows_s)
-        for w, (sc, sb), (dc, db) in zip(self.windows_s, src_vals, dst_vals):
-            out[f"src_flows_{w}s"], out[f"src_bytes_{w}s"] = sc, sb
-            out[f"dst_subnet_flows_{w}s"], out[f"dst_subnet_bytes_{w}s"] = dc, db
-        return out

@@ -1,123 +1,35 @@
-"""Serving: one immutable bundle per active version, online window state, batched predictions."""
+"""Serving: the active bundle, the online window state, and the predict/explain hot paths.
+
+A predict batch is built in three steps so that a bad item fails alone and nothing is counted
+twice: each item's static features and window keys (may fail: the item fails, nothing counted),
+then its window update (cannot fail), then one model call for the whole batch (if that fails, the
+items are re-scored one by one from the rows already built, without touching the windows again).
+"""
 from __future__ import annotations
 
-import io
-import json
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-import joblib
 import numpy as np
 
 from server.errors import Unavailable, ValidationFailed
-from server.ml.explain import Explainer, contributions, feature_group
-from server.ml.schema import HOUR, TIMESTAMP
-from server.ml.vectorise import FeatureVectoriser
+from server.ml.schema import BYTES_SENT, DEST_IP, SOURCE_IP, TIMESTAMP
+from server.ml.window_state import DEFAULT_MAX_ENTRIES
 from server.ml.windows import WindowState
 from server.services.batching import MicroBatcher
-from server.services.fastforest import ProbaRuntime, build_runtime
+from server.services.bundle import Alignment, ServingBundle, build_bundle, prepare_bundle
+from server.services.explaining import explanation
+
+__all__ = ["Alignment", "InferenceService", "Prediction", "ServingBundle", "build_bundle", "prepare_bundle"]
 
 log = logging.getLogger(__name__)
 
 EXPLAIN_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """Maps the vectoriser's columns onto the order the version recorded at training."""
-
-    index: tuple[int, ...]      # per model column: the vectoriser column, or -1 to fill
-    warnings: tuple[str, ...]
-    identity: bool
-
-    @classmethod
-    def between(cls, recorded: tuple[str, ...], built: list[str]) -> "Alignment":
-        """Fill recorded columns the code no longer builds; drop built columns nobody recorded."""
-        if not recorded or tuple(built) == tuple(recorded):
-            return cls(tuple(range(len(built))), (), True)
-        position = {name: i for i, name in enumerate(built)}
-        index = tuple(position.get(name, -1) for name in recorded)
-        missing = [n for n, i in zip(recorded, index) if i < 0]
-        extra = [n for n in built if n not in set(recorded)]
-        warnings = []
-        if missing:
-            warnings.append(f"feature(s) {', '.join(missing)} not built by this server; filled with 0")
-        if extra:
-            warnings.append(f"feature(s) {', '.join(extra)} not known to version; dropped")
-        return cls(index, tuple(warnings), False)
-
-    def apply(self, vector: list[float]) -> list[float]:
-        """The vector in model column order."""
-        if self.identity:
-            return vector
-        return [vector[i] if i >= 0 else 0.0 for i in self.index]
-
-
-@dataclass(frozen=True)
-class ServingBundle:
-    """Everything one model version serves with; swapped as a whole, never mutated."""
-
-    version: str
-    model_type: str
-    pipeline: Any
-    feature_names: tuple[str, ...]
-    shap_global: dict[str, Any] = field(default_factory=dict)
-    distribution: dict[str, Any] = field(default_factory=dict)
-    vectoriser: FeatureVectoriser | None = None
-    runtime: ProbaRuntime | None = None
-    explainer: Explainer | None = None
-    alignment: Alignment | None = None
-    window_spec: tuple[tuple[int, ...], int, int] = ((60, 600), 24, 64)
-
-
-def _window_spec(pipeline: Any) -> tuple[tuple[int, ...], int, int]:
-    windows = pipeline.named_steps["features"].named_transformers["windows"]
-    return (tuple(int(w) for w in windows.windows_s), int(windows.subnet_prefix),
-            int(getattr(windows, "subnet_prefix_v6", 64)))
-
-
-def prepare_bundle(tag: str, model_type: str, pipeline: Any, feature_names: tuple[str, ...] | list[str] = (),
-                   shap_global: dict | None = None, distribution: dict | None = None) -> ServingBundle:
-    """Build everything serving needs once: vectoriser, fast runtime, explainer, column alignment."""
-    vectoriser = FeatureVectoriser.from_pipeline(pipeline)
-    model = pipeline.named_steps["model"]
-    recorded = tuple(feature_names) or tuple(vectoriser.feature_names)
-    if len(recorded) != int(getattr(model, "n_features_in_", len(recorded))):
-        log.warning("version %s recorded %d features but its model takes %d; using the pipeline's order",
-                    tag, len(recorded), model.n_features_in_)
-        recorded = tuple(vectoriser.feature_names)
-    explainer = Explainer(pipeline)
-    bundle = ServingBundle(
-        version=tag, model_type=model_type, pipeline=pipeline, feature_names=recorded,
-        shap_global=shap_global or {}, distribution=distribution or {}, vectoriser=vectoriser,
-        runtime=build_runtime(model), explainer=explainer,
-        alignment=Alignment.between(recorded, vectoriser.feature_names), window_spec=_window_spec(pipeline))
-    zero = np.zeros((1, len(recorded)))
-    bundle.runtime.positive_proba(zero)  # type: ignore[union-attr]  # warm up both paths now,
-    explainer.shap_values(zero)          # not in the first user's request
-    return bundle
-
-
-def _read_json(blobs, artifact) -> dict[str, Any]:
-    return json.loads(blobs.read(artifact.sha256, artifact.size_bytes))
-
-
-def build_bundle(version, artifacts: dict[str, Any], blobs) -> ServingBundle:
-    """Read and verify a version's blobs, then unpickle (runs in a thread, off the loop).
-
-    The hash is checked by `blobs.read` before joblib ever sees the bytes: a tampered
-    pickle is refused without being loaded.
-    """
-    pipeline_bytes = blobs.read(artifacts["pipeline"].sha256, artifacts["pipeline"].size_bytes)
-    shap_global = _read_json(blobs, artifacts["shap"])
-    distribution = _read_json(blobs, artifacts["distribution"])
-    pipeline = joblib.load(io.BytesIO(pipeline_bytes))
-    return prepare_bundle(version.tag, version.model_type, pipeline, tuple(version.feature_names),
-                          shap_global, distribution)
 
 
 @dataclass(frozen=True)
@@ -139,19 +51,20 @@ def _feature_error(exc: ValueError) -> ValidationFailed:
 class InferenceService:
     """Holds the active bundle; readers take one reference and use it for a whole request."""
 
-    def __init__(self, max_window_keys: int = 50_000, *, batch_max_records: int = 256,
-                 batch_wait_s: float = 0.001) -> None:
+    def __init__(self, max_window_keys: int = 50_000, *, max_window_entries: int = DEFAULT_MAX_ENTRIES,
+                 batch_max_records: int = 1024, inline_records: int = 64) -> None:
         self.bundle: ServingBundle | None = None
         self.degraded: str | None = None
         self.max_window_keys = max_window_keys
+        self.max_window_entries = max_window_entries
         self._windows: WindowState | None = None
-        self._windows_lock = threading.Lock()  # WindowState is shared by the predict and explain threads
+        self._windows_lock = threading.Lock()  # the state is shared by the loop, the predict and explain threads
         self._predict_pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._explain_cache: OrderedDict[tuple, tuple[np.ndarray, float]] = OrderedDict()
-        self.batcher: MicroBatcher[list[dict], Prediction] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[list[dict], bool], Prediction] = MicroBatcher(
             self._predict_batch, self._predict_pool, max_items=batch_max_records,
-            max_wait_s=batch_wait_s, size=len)
+            inline_records=inline_records, size=lambda item: len(item[0]))
 
     @property
     def version(self) -> str | None:
@@ -172,30 +85,17 @@ class InferenceService:
         return bundle
 
     async def predict(self, records: list[dict], observe: bool = True) -> Prediction:
-        """Probabilities for validated records, batched with concurrent requests, off the loop.
+        """Probabilities for validated records, batched with concurrent requests.
 
         `observe=False` answers "what if" questions (dashboard samples) without adding the
-        flows to the online windows, so they cannot skew the aggregates of real traffic.
+        flows to the online windows, so they cannot skew the aggregates of real traffic. Both
+        kinds share the batches, in arrival order.
         """
         self.active()
-        if not observe:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._predict_pool, self._predict_unobserved, records)
-        return await self.batcher.submit(records)
-
-    def _predict_unobserved(self, records: list[dict]) -> Prediction:
-        bundle = self.active()
-        vectors, _ = self._vectors(bundle, records, observe=False)
-        probabilities = bundle.runtime.positive_proba(np.asarray(vectors, dtype=np.float64))  # type: ignore[union-attr]
-        return Prediction(bundle.version, [float(p) for p in probabilities],
-                          bundle.alignment.warnings)  # type: ignore[union-attr]
+        return await self.batcher.submit((records, observe))
 
     async def explain(self, record: dict, n: int | None, collapse: bool) -> dict[str, Any]:
         """Local SHAP explanation of one validated record (peeks at, never feeds, the windows)."""
-        import asyncio
-
         bundle = self.active()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._explain_pool, self._explain, bundle, record, n, collapse)
@@ -206,7 +106,7 @@ class InferenceService:
         self._predict_pool.shutdown(wait=False, cancel_futures=True)
         self._explain_pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- worker-thread side -------------------------------------------------------------------
+    # -- batch side (on the loop for small batches, in the predict thread for big ones) -------
 
     def _window_state(self, bundle: ServingBundle) -> WindowState:
         windows_s, prefix, prefix_v6 = bundle.window_spec
@@ -215,37 +115,67 @@ class InferenceService:
                 windows_s, prefix, prefix_v6):
             if state is not None:
                 log.info("window definition changed with version %s; online aggregates restart", bundle.version)
-            state = self._windows = WindowState(windows_s, prefix, self.max_window_keys, prefix_v6)
+            state = self._windows = WindowState(windows_s, prefix, self.max_window_keys, prefix_v6,
+                                                max_entries=self.max_window_entries)
         return state
 
-    def _vectors(self, bundle: ServingBundle, records: list[dict],
-                 observe: bool = True) -> tuple[list[list[float]], list[dict]]:
-        """Model-ordered feature vectors and window aggregates; predicted flows join the windows."""
-        assert bundle.vectoriser is not None and bundle.alignment is not None
-        vectors, aggregates = [], []
+    def _rows(self, bundle: ServingBundle, items: list[tuple[list[dict], bool]],
+              flat: list) -> tuple[list[int], list[Exception | None]]:
+        """Fill every item's rows into `flat`; per item its first row, or the error that failed it."""
+        rows = bundle.rows
+        assert rows is not None
+        width, window_at = rows.width, rows.window_at
+        fill, starts, errors, base = rows.fill, [], [], 0
         with self._windows_lock:
             state = self._window_state(bundle)
-            aggregate = state.update if observe else state.peek
-            for record in records:
-                aggs = aggregate(record)
-                try:
-                    vectors.append(bundle.alignment.apply(bundle.vectoriser.vector(record, aggs)))
+            for records, observe in items:
+                try:  # 1. static features and window keys: nothing is counted yet
+                    keys = []
+                    for j, record in enumerate(records):
+                        fill(record, flat, (base + j) * width)
+                        keys.append(state.keys_for(record[SOURCE_IP], record[DEST_IP]))
                 except ValueError as exc:
-                    raise _feature_error(exc) from None
-                aggregates.append(aggs)
-        return vectors, aggregates
+                    starts.append(base)
+                    errors.append(_feature_error(exc))
+                    continue  # the next item overwrites this one's rows
+                if window_at is not None:  # 2. the window update: cannot fail any more
+                    count = state.observe if observe else state.look
+                    for j, (record, (src, dst)) in enumerate(zip(records, keys)):
+                        count(int(record[TIMESTAMP]), int(float(record[BYTES_SENT])), src, dst, flat,
+                              (base + j) * width + window_at)
+                starts.append(base)
+                errors.append(None)
+                base += len(records)
+        del flat[base * width:]
+        return starts, errors
 
-    def _predict_batch(self, requests: list[list[dict]]) -> list[Prediction]:
+    def _predict_batch(self, items: list[tuple[list[dict], bool]]) -> list[Prediction | Exception]:
         bundle = self.active()  # one reference for the whole batch: every answer names its version
-        flat = [record for records in requests for record in records]
-        vectors, _ = self._vectors(bundle, flat)
-        probabilities = bundle.runtime.positive_proba(np.asarray(vectors, dtype=np.float64))  # type: ignore[union-attr]
-        out, start = [], 0
-        for records in requests:
-            chunk = [float(p) for p in probabilities[start:start + len(records)]]
-            out.append(Prediction(bundle.version, chunk, bundle.alignment.warnings))  # type: ignore[union-attr]
-            start += len(records)
+        assert bundle.rows is not None and bundle.alignment is not None and bundle.runtime is not None
+        width = bundle.rows.width
+        flat = [0.0] * (sum(len(records) for records, _ in items) * width)
+        starts, errors = self._rows(bundle, items, flat)
+        X = bundle.alignment.apply_matrix(np.array(flat, dtype=np.float64).reshape(-1, width))
+        try:  # 3. one model call for the batch
+            probabilities = bundle.runtime.positive_proba(X).tolist() if len(X) else []
+        except Exception:  # noqa: BLE001 - re-score item by item from the built rows, windows untouched
+            log.exception("batch model call failed; scoring its requests one by one")
+            probabilities = None
+        out: list[Prediction | Exception] = []
+        for (records, _), start, error in zip(items, starts, errors):
+            if error is not None:
+                out.append(error)
+                continue
+            try:
+                chunk = (probabilities[start:start + len(records)] if probabilities is not None
+                         else bundle.runtime.positive_proba(X[start:start + len(records)]).tolist())
+            except Exception as exc:  # noqa: BLE001 - this item's own failure
+                out.append(exc)
+                continue
+            out.append(Prediction(bundle.version, chunk, bundle.alignment.warnings))
         return out
+
+    # -- explain thread --------------------------------------------------------------------------
 
     def _shap(self, bundle: ServingBundle, vector: list[float]) -> tuple[np.ndarray, float]:
         key = (bundle.version, tuple(vector))
@@ -260,33 +190,22 @@ class InferenceService:
 
     def _explain(self, bundle: ServingBundle, record: dict, n: int | None, collapse: bool) -> dict[str, Any]:
         # Explaining a flow is not seeing it again: it must not count twice in the windows.
-        vectors, aggregates = self._vectors(bundle, [record], observe=False)
-        vector, aggs = vectors[0], aggregates[0]
-        probability = float(bundle.runtime.positive_proba(np.asarray(vectors))[0])  # type: ignore[union-attr]
+        assert bundle.rows is not None and bundle.alignment is not None and bundle.runtime is not None
+        rows = bundle.rows
+        built = [0.0] * rows.width
+        try:
+            rows.fill(record, built)
+        except ValueError as exc:
+            raise _feature_error(exc) from None
+        aggregates: dict[str, float] = {}
+        if rows.window_at is not None:
+            with self._windows_lock:
+                state = self._window_state(bundle)
+                src, dst = state.keys_for(record[SOURCE_IP], record[DEST_IP])
+                state.look(int(record[TIMESTAMP]), int(float(record[BYTES_SENT])), src, dst, built, rows.window_at)
+            names = bundle.vectoriser.aggregate_names  # type: ignore[union-attr]
+            aggregates = {name: built[rows.window_at + i] for i, name in enumerate(names)}
+        vector = bundle.alignment.apply(built)
+        probability = float(bundle.runtime.positive_proba(np.asarray([vector], dtype=np.float64))[0])
         shap_row, expected = self._shap(bundle, vector)
-        names, values, shaps = _named(bundle.feature_names, vector, shap_row, record, aggs, collapse)
-        return {"probability": probability, "expected_value": expected, "version": bundle.version,
-                "model_type": bundle.model_type, "contributions": contributions(names, values, shaps, n),
-                "warnings": list(bundle.alignment.warnings)}  # type: ignore[union-attr]
-
-
-def _named(feature_names: tuple[str, ...], vector: list[float], shap_row: np.ndarray, record: Mapping[str, Any],
-           aggregates: Mapping[str, float], collapse: bool) -> tuple[list[str], list[Any], list[float]]:
-    """(names, display values, shap) per feature, or per raw input field when collapsing pairs."""
-    def display(name: str, group: str, value: float) -> Any:
-        if group == HOUR:
-            return record.get(HOUR, (int(record[TIMESTAMP]) // 3600) % 24)
-        if group in record and group != TIMESTAMP:
-            return record[group]
-        return aggregates.get(name, value)
-
-    groups = [feature_group(name) for name in feature_names]
-    if not collapse:
-        return (list(feature_names), [display(n, g, v) for n, g, v in zip(feature_names, groups, vector)],
-                [float(s) for s in shap_row])
-    sums: dict[str, float] = {}
-    shown: dict[str, Any] = {}
-    for name, group, value, s in zip(feature_names, groups, vector, shap_row):
-        sums[group] = sums.get(group, 0.0) + float(s)
-        shown.setdefault(group, display(name, group, value))
-    return list(sums), [shown[g] for g in sums], list(sums.values())
+        return explanation(bundle, record, vector, aggregates, probability, shap_row, expected, n, collapse)
