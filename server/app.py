@@ -103,7 +103,7 @@ async def _follow_database(registry: Registry, interval_s: float) -> None:
 
 async def monitoring(app: web.Application) -> AsyncIterator[None]:
     """The prediction log writer; at shutdown (SIGTERM included) it flushes every queued answer."""
-    service = MonitoringService(app[keys.CONFIG], app[keys.ENGINE], app[keys.EVENTS])
+    service = MonitoringService(app[keys.CONFIG], app[keys.ENGINE], app[keys.EVENTS], app[keys.METRICS].registry)
     await service.start()
     app[keys.MONITORING] = service
     try:

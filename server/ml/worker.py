@@ -14,6 +14,7 @@ import pandas as pd
 from .data import generate_flows, load_flows
 from .errors import DataError, TrainingError
 from .compare import compare_with_champion
+from .calibration import fit_calibration
 from .evaluate import evaluate
 from .explain import Explainer
 from .pipeline import build_pipeline, param_grid
@@ -140,6 +141,8 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         feature_names = [str(n) for n in fitted.named_steps["features"].get_feature_names_out()]
         p_true = df[P_TRUE].to_numpy()[split:] if P_TRUE in df else None
         metrics = evaluate(y[split:], proba, float(spec.get("threshold", 0.5)), p_true, len(df), len(feature_names))
+        # stored with the version (metrics.extra): the live CBPE estimate needs calibrated probabilities
+        metrics["calibration"] = fit_calibration(proba, y[split:])
         comparison = compare_with_champion(spec.get("champion"), df, split, y[split:], proba,
                                            float(spec.get("threshold", 0.5)))
     with phases.phase("shap"):

@@ -6,18 +6,20 @@ import logging
 from typing import Any
 
 from server.monitoring import store
+from server.monitoring.prometheus import MonitoringGauges
 from server.monitoring.recorder import PredictionRecorder
 from server.monitoring.windows import all_parts, merged_parts, summarise
 
 log = logging.getLogger(__name__)
 
 EVENT_DEBOUNCE_S = 1.0
+GAUGE_REFRESH_S = 5.0
 
 
 class MonitoringService:
     """Owns the recorder; answers window queries; publishes changed windows (debounced)."""
 
-    def __init__(self, config, engine, hub=None) -> None:
+    def __init__(self, config, engine, hub=None, registry=None) -> None:
         self.config = config
         self.window_s = config.monitoring.window_s
         self.engine = engine
@@ -27,17 +29,31 @@ class MonitoringService:
         self._publisher: asyncio.Task | None = None
         self.feedback_lock = asyncio.Lock()  # one label-state writer per process (see feedback)
         self.recorder = PredictionRecorder(config, config.storage.database_url, self._flushed_threadsafe)
+        self.gauges = MonitoringGauges(registry, self.recorder) if registry is not None else None
+        self._refresher: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.recorder.start)
+        if self.gauges is not None:
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_gauges())
 
     async def stop(self) -> None:
         """Flush the log completely (SIGTERM path), then stop publishing."""
         await asyncio.to_thread(self.recorder.stop)
-        if self._publisher is not None:
-            self._publisher.cancel()
-            await asyncio.gather(self._publisher, return_exceptions=True)
+        for task in (self._publisher, self._refresher):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _refresh_gauges(self) -> None:
+        while True:
+            try:
+                assert self.gauges is not None
+                self.gauges.update(await self.windows(None, 2), self.window_s)
+            except Exception:  # a DB hiccup must not end the loop
+                log.exception("could not refresh the monitoring gauges")
+            await asyncio.sleep(GAUGE_REFRESH_S if self.config.monitoring.flush_interval_s > GAUGE_REFRESH_S else 1.0)
 
     # -- events -----------------------------------------------------------------------------
 

@@ -23,6 +23,16 @@ def _logged(workdir) -> pd.DataFrame:
     return frame
 
 
+def _calibrated(workdir, version: str, p: np.ndarray) -> np.ndarray:
+    """The version's stored isotonic breakpoints applied by linear interpolation (identity if none)."""
+    (extra,), = backends.execute_sql(workdir, "select m.extra from version_metrics m join model_versions v "
+                                              f"on v.id = m.version_id where v.tag = '{version}'")
+    calibration = (json.loads(extra) if isinstance(extra, str) else extra)["calibration"]
+    if calibration["method"] != "isotonic":
+        return p
+    return np.interp(p, calibration["x"], calibration["y"])
+
+
 def cbpe_f1(calibrated: np.ndarray, decisions: np.ndarray) -> float:
     """Independent CBPE: expected confusion matrix from calibrated probabilities."""
     tp = calibrated[decisions == 1].sum()
@@ -70,8 +80,8 @@ async def test_windows_equal_a_recomputation_from_the_logged_rows(aiohttp_client
         assert realised["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-9)
         assert realised["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-9)
         estimated = window["estimated"]
-        assert estimated["f1"] == pytest.approx(cbpe_f1(rows.probability.to_numpy(), rows.prediction.to_numpy()),
-                                                abs=1e-9)
+        calibrated = _calibrated(trained_workdir, window["version"], rows.probability.to_numpy())
+        assert estimated["f1"] == pytest.approx(cbpe_f1(calibrated, rows.prediction.to_numpy()), abs=1e-9)
         low, high = estimated["band"]["f1"]
         assert low <= estimated["f1"] <= high
 
