@@ -16,6 +16,8 @@ from server.config import REPO_ROOT, Config
 from server import observability
 from server.monitoring.service import MonitoringService
 from server.middlewares import errors_middleware, security_headers
+from server.monitoring.drift_metrics import DriftCollector
+from server.monitoring.drift_service import DriftService
 from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
 from server.services.events import EventHub
@@ -44,7 +46,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, training])
+    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, drift, training])
     app.on_shutdown.append(close_websockets)
     return app
 
@@ -109,6 +111,21 @@ async def monitoring(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await service.stop()
+
+
+async def drift(app: web.Application) -> AsyncIterator[None]:
+    """Drift windows, alert rules and webhooks, fed by the served predictions."""
+    service = DriftService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.BLOBS], app[keys.EVENTS],
+                           app[keys.INFERENCE])
+    await service.start()
+    app[keys.DRIFT] = service
+    collector = DriftCollector(service)
+    app[keys.METRICS].registry.register(collector)
+    try:
+        yield
+    finally:
+        app[keys.METRICS].registry.unregister(collector)
         await service.stop()
 
 

@@ -184,6 +184,68 @@ class MonitoringConfig(Section):
     max_queue: int = Field(100000, ge=1000, le=10_000_000)
 
 
+RuleName = Literal["dataset_drift", "feature_drift", "prediction_drift", "f1_drop", "estimated_f1_drop",
+                   "label_coverage", "prediction_rate", "probability_change", "error_change"]
+
+
+class DriftConfig(Section):
+    share: float = Field(0.5, ge=0.0, le=1.0)
+    min_window_rows: int = Field(100, ge=1, le=10_000_000)
+    columns: tuple[str, ...] = Field(("packet_size", "bytes_sent", "protocol", "dest_subnet"), **_LIST)
+    p_value: float = Field(0.05, ge=0.0, le=1.0)
+    wasserstein_threshold: float = Field(0.1, ge=0.0, le=100.0)
+    jensenshannon_threshold: float = Field(0.1, ge=0.0, le=1.0)
+    prediction_threshold: float = Field(0.1, ge=0.0, le=100.0)
+    attribution_threshold: float = Field(0.1, ge=0.0, le=1.0)
+    explain_sample: int = Field(50, ge=0, le=1000)
+    reservoir_rows: int = Field(1000, ge=10, le=100_000)
+    segment_min_rows: int = Field(30, ge=1, le=1_000_000)
+    page_hinkley_threshold: float = Field(50.0, ge=0.0, le=1e9)
+    page_hinkley_delta: float = Field(0.005, ge=0.0, le=1.0)
+
+
+class WebhookConfig(Section):
+    url: str
+    secret: str
+    format: Literal["standard", "alertmanager"] = "standard"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, secret: str) -> str:
+        import base64
+        import binascii
+
+        try:
+            if secret.startswith("whsec_") and base64.b64decode(secret[6:], validate=True):
+                return secret
+        except (ValueError, binascii.Error):
+            pass
+        raise ValueError("must be whsec_ followed by base64 (Standard Webhooks)")
+
+
+class AlertsConfig(Section):
+    rules: tuple[RuleName, ...] = Field(("dataset_drift", "feature_drift", "prediction_drift", "f1_drop",
+                                         "estimated_f1_drop", "label_coverage", "prediction_rate",
+                                         "probability_change", "error_change"), **_LIST)
+    for_windows: int = Field(2, ge=1, le=1000)
+    resolve_windows: int = Field(2, ge=1, le=1000)
+    f1_drop: float = Field(0.05, ge=0.0, le=1.0)
+    min_label_coverage: float = Field(0.1, ge=0.0, le=1.0)
+    coverage_windows: int = Field(3, ge=1, le=1000)
+    rate_factor: float = Field(3.0, ge=1.0, le=1e6)
+    webhooks: tuple[WebhookConfig, ...] = Field((), **_LIST)
+    webhook_timeout_s: float = Field(5.0, ge=0.1, le=300)
+    webhook_retries: int = Field(5, ge=0, le=20)
+    webhook_backoff_s: float = Field(1.0, ge=0.0, le=3600)
+
+
 class Config(BaseSettings):
     """The whole configuration; sections are attributes (config.api.max_batch)."""
 
@@ -203,6 +265,8 @@ class Config(BaseSettings):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     def ml_snapshot(self) -> dict[str, Any]:
         """The plain-data sections a training worker needs (picklable, JSON-safe)."""

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from server.config import Config
     from server.monitoring.service import MonitoringService
+    from server.monitoring.drift_service import DriftService
     from server.observability import Metrics
     from server.services.events import EventHub
     from server.services.inference import InferenceService
@@ -28,3 +29,4 @@ TRAINING = web.AppKey["TrainingService"]("training")
 WEBSOCKETS = web.AppKey["weakref.WeakSet[web.WebSocketResponse]"]("websockets")
 METRICS = web.AppKey["Metrics"]("metrics")
 MONITORING = web.AppKey["MonitoringService"]("monitoring")
+DRIFT = web.AppKey["DriftService"]("drift")

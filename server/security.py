@@ -14,7 +14,8 @@ from server.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes that change state or stream internals: token-protected when a token is configured.
-PROTECTED_PREFIXES = ("/api/train", "/api/versions/rollback", "/api/versions/prune", "/ws", "/api/feedback")
+PROTECTED_PREFIXES = ("/api/train", "/api/versions/rollback", "/api/versions/prune", "/ws", "/api/feedback",
+                      "/api/alerts")
 PREDICT_PATHS = ("/api/predict", "/api/explain")
 TRAIN_START_PATHS = ("/api/train", "/api/train/async")
 MAX_TRACKED_CLIENTS = 10_000

@@ -114,6 +114,7 @@ THRESHOLD_BODY = {"type": "object", "additionalProperties": False, "required": [
                                  "cost_fn": {"type": "number", "minimum": 0},
                                  "cost_fp": {"type": "number", "minimum": 0}}}
 RUN_ID = _p("run_id", {"type": "integer", "minimum": 1}, "Training run id.")
+ALERT_ID = _p("alert_id", {"type": "integer", "minimum": 1}, "Alert id.")
 
 # Pickles are octet-stream, metrics/SHAP/distribution summaries JSON, plots PNG.
 ARTIFACT_FILE = {"description": "the artifact's bytes, verified against its sha256 (X-Content-SHA256)",
@@ -238,6 +239,20 @@ PATHS: dict[str, dict[str, Any]] = {
         "Download the active version's model, scaler or metrics", ARTIFACT_FILE,
         errors=(400, 404, 410), tag="downloads",
         params=[_p("what", {"type": "string", "enum": ["model", "scaler", "metrics"]}, "Which artifact.")])},
+    "/api/drift": {"get": _op(
+        "Drift per monitoring window, newest first: each column's test, statistic, threshold and verdict; "
+        "dataset verdict; prediction and attribution drift; named segments", tag="monitoring",
+        params=[_q("version", {"type": "string", "pattern": r"^\d{8}_\d{6}$"}, "Only this version's windows."),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24}, "How many windows.")])},
+    "/api/alerts": {"get": _op("Alerts, newest first", tag="monitoring", params=[
+        _q("status", {"type": "string", "enum": ["open", "acknowledged", "resolved", "all"], "default": "all"},
+           "Only alerts in this state."),
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "How many alerts.")])},
+    "/api/alerts/{alert_id}/ack": {"post": _op(
+        "Acknowledge an alert (optional body {\"by\": name})", errors=(400, 401, 404, 415), tag="monitoring",
+        params=[ALERT_ID])},
+    "/api/alerts/{alert_id}/deliveries": {"get": _op(
+        "Webhook delivery attempts of an alert", errors=(400,), tag="monitoring", params=[ALERT_ID])},
     "/download/version/{file}": {"get": _op(
         "Download a registered artifact by file name", ARTIFACT_FILE,
         errors=(400, 404, 409, 410), tag="downloads",

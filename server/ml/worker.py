@@ -152,7 +152,7 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         features = fitted.named_steps["features"].transform(X.iloc[rows])
         shap_global = Explainer(fitted).global_importance(features)
         profile = build_profile(X.iloc[split:], proba, shap_global, windows, int(feat_cfg.get("subnet_prefix", 24)),
-                                int(feat_cfg.get("subnet_prefix_v6", 64)))
+                                int(feat_cfg.get("subnet_prefix_v6", 64)), metrics)
     with phases.phase("plots"):
         plots = {**eda_plots(df), **evaluation_plots(y[split:], proba, metrics, shap_global)}
 

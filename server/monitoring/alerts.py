@@ -100,6 +100,10 @@ class AlertEngine:
         state = self._state.get((version, rule))
         return bool(state and state.open)
 
+    def states(self) -> list[tuple[str, str, bool]]:
+        """(version, rule, open) of every rule evaluated or restored so far."""
+        return [(version, rule, state.open) for (version, rule), state in sorted(self._state.items())]
+
     def evaluate(self, version: str, window_start: int,
                  fired: Mapping[str, tuple[bool, dict]]) -> list[Transition]:
         """Apply one window's signals; returns the alerts that opened or resolved at it."""

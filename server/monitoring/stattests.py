@@ -72,11 +72,16 @@ def chi_square(reference: Sequence, current: Sequence, threshold: float = P_THRE
 
 def chi_square_counts(reference: np.ndarray, current: np.ndarray, threshold: float = P_THRESHOLD) -> DriftTest:
     """Chi-square from aligned count vectors (the per-window sketch's form)."""
-    ref_freq = np.asarray(reference, dtype=np.float64) / max(float(np.sum(reference)), 1.0)
-    expected = ref_freq * float(np.sum(current))
+    ref = np.asarray(reference, dtype=np.float64)
     observed = np.asarray(current, dtype=np.float64)
-    if np.any((expected == 0) & (observed > 0)):  # a category the reference never saw
-        return DriftTest("chisquare", 0.0, threshold, True)
+    unseen = (ref == 0) & (observed > 0)
+    if unseen.any():
+        # Categories the reference never saw have zero expected counts (an infinite statistic), so
+        # one stray flow of a rare subnet would be "drift". They share one bin with a pseudo-count
+        # of 1 in the reference: a real newcomer stays significant, a single stray flow does not.
+        ref = np.append(ref[~unseen], 1.0)
+        observed = np.append(observed[~unseen], observed[unseen].sum())
+    expected = ref / max(float(ref.sum()), 1.0) * float(observed.sum())
     keep = expected > 0
     if keep.sum() < 2:
         return DriftTest("chisquare", 1.0, threshold, False)

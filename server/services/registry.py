@@ -60,6 +60,8 @@ def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, 
     ]
     if result.get("holdout"):  # labels and probabilities: threshold curves without retraining
         payloads.append(("holdout", f"holdout_{tag}.json", JSON_TYPE, as_json(result["holdout"])))
+    if result.get("profile"):  # the drift monitor's reference (older workers sent none)
+        payloads.append(("profile", f"profile_{tag}.json", JSON_TYPE, as_json(result["profile"])))
     for name, png in sorted(result.get("plots", {}).items()):
         payloads.append(("plot", f"{name}_{tag}.png", "image/png", png))
     return payloads

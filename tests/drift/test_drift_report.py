@@ -5,7 +5,7 @@ import pytest
 from scipy import spatial, stats
 
 from server.ml.generator import BASE_EPOCH, generate_flows
-from server.ml.profile import DEST_SUBNET, SKETCH_POINTS, build_profile, categorical_frame, numeric_columns
+from server.ml.profile import DEST_SUBNET, QUANTILE_POINTS, build_profile, categorical_frame, numeric_columns
 from server.ml.windows import compute_aggregates
 from server.monitoring.drift import DriftSettings, window_report
 from server.monitoring.drift_sketch import WindowSketch
@@ -38,7 +38,7 @@ def reference() -> tuple[pd.DataFrame, dict]:
 def test_profile_is_small_and_holds_no_records(reference):
     frame, profile = reference
     assert profile["rows"] == len(frame)
-    assert all(len(c["sketch"]) == SKETCH_POINTS for c in profile["numeric"].values())
+    assert all(len(c["sketch"]) == QUANTILE_POINTS for c in profile["numeric"].values())
     assert set(profile["categorical"]) == {"protocol", DEST_SUBNET}
     assert profile["categorical"]["protocol"]["TCP"] == int((frame["protocol"] == "TCP").sum())
     assert profile["shap_groups"] == {"bytes_sent": 0.2, "dest_ip": 0.1}

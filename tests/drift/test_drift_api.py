@@ -1,0 +1,90 @@
+"""Served traffic with a shift injected at a known window: reports, alerts, /ws events, metrics."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from server import keys
+from tests.conftest import check_error, check_json
+from tests.drift.conftest import window_flows
+
+SHIFTED = range(3, 6)  # windows 3, 4 and 5 carry the shift; 0-2 and 6-9 do not
+
+
+async def _serve(client, windows: range) -> None:
+    for w in windows:
+        body = window_flows(w, shifted=w in SHIFTED)
+        await check_json(await client.post("/api/predict", json=body), 200)
+        await client.app[keys.DRIFT].process_pending()
+
+
+async def _events(ws, kinds: set[str]) -> list[dict]:
+    """Every queued event of these kinds (stops when the socket is quiet)."""
+    out = []
+    while True:
+        try:
+            message = await ws.receive_str(timeout=1.0)
+        except asyncio.TimeoutError:
+            return out
+        event = json.loads(message)
+        if event["type"] in kinds:
+            out.append(event)
+
+
+async def test_shift_opens_the_alert_after_the_debounce_and_resolves_after_it_ends(drift_client):
+    ws = await drift_client.ws_connect("/ws")
+    await _serve(drift_client, range(0, 10))  # window 9's flows close window 8
+    body = await check_json(await drift_client.get("/api/drift?limit=100"), 200)
+    first = min(w["start"] for w in body["windows"])
+    windows = {(w["start"] - first) // 3600: w for w in body["windows"]}
+    assert len(windows) == 9
+    for w, report in windows.items():
+        assert report["status"] == "ok" and report["rows"] == 60
+        assert report["dataset"]["drift"] == (w in SHIFTED), (w, report["dataset"])
+        assert {"test", "statistic", "threshold", "drift"} <= set(report["columns"]["protocol"])
+    shifted = windows[3]
+    assert shifted["columns"]["dest_subnet"]["drift"] and shifted["columns"]["protocol"]["drift"]
+    assert any(s["change"] == "appeared" and s["segment"].startswith("172.31.") for s in shifted["segments"])
+    assert shifted["attribution"] is not None and shifted["attribution"]["current"]
+
+    alerts = (await check_json(await drift_client.get("/api/alerts?status=all"), 200))["alerts"]
+    dataset = [a for a in alerts if a["rule"] == "dataset_drift"]
+    assert len(dataset) == 1
+    alert = dataset[0]
+    start = windows[0]["start"]
+    assert alert["window_start"] == start + 4 * 3600  # second shifted window: debounce of 2
+    assert alert["resolved_window_start"] == start + 7 * 3600  # second quiet window after the shift
+    assert alert["status"] == "resolved" and alert["evidence"]["drift"]
+
+    events = await _events(ws, {"drift_window", "alert_opened", "alert_resolved"})
+    kinds = [e["type"] for e in events]
+    assert kinds.count("drift_window") == 9
+    opened = [e["alert"] for e in events if e["type"] == "alert_opened" and e["alert"]["rule"] == "dataset_drift"]
+    assert [a["id"] for a in opened] == [alert["id"]]
+    assert any(e["type"] == "alert_resolved" and e["alert"]["id"] == alert["id"] for e in events)
+    await ws.close()
+
+    metrics = await (await drift_client.get("/metrics")).text()
+    assert 'congestion_drift_statistic{column="protocol"' in metrics
+    assert 'congestion_alert_open{rule="dataset_drift"' in metrics
+
+
+async def test_acknowledge_and_status_filters(drift_client):
+    await _serve(drift_client, range(0, 6))  # the shift is still on at the end: the alert stays open
+    open_alerts = (await check_json(await drift_client.get("/api/alerts?status=open"), 200))["alerts"]
+    alert = next(a for a in open_alerts if a["rule"] == "dataset_drift")
+    acked = await check_json(await drift_client.post(f"/api/alerts/{alert['id']}/ack", json={"by": "oncall"}), 200)
+    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "oncall"
+    listed = (await check_json(await drift_client.get("/api/alerts?status=acknowledged"), 200))["alerts"]
+    assert alert["id"] in [a["id"] for a in listed]
+    assert alert["id"] not in [a["id"] for a in (await check_json(
+        await drift_client.get("/api/alerts?status=open"), 200))["alerts"]]
+
+
+async def test_bad_parameters_are_named(drift_client):
+    await check_error(await drift_client.get("/api/alerts?status=maybe"), 400, field="status")
+    await check_error(await drift_client.get("/api/drift?version=latest"), 400, field="version")
+    await check_error(await drift_client.get("/api/drift?limit=0"), 400, field="limit")
+    await check_error(await drift_client.post("/api/alerts/abc/ack"), 400, field="alert_id")
+    await check_error(await drift_client.post("/api/alerts/999/ack"), 404, field="alert_id")
+    await check_error(await drift_client.post("/api/alerts/1/ack", json={"by": 3}), 400, field="by")
