@@ -20,6 +20,8 @@ from server.monitoring.drift_metrics import DriftCollector
 from server.monitoring.drift_service import DriftService
 from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
+from server.lifecycle.rules import ChallengerRules
+from server.lifecycle.shadow import Shadows
 from server.services.events import EventHub
 from server.services.inference import InferenceService
 from server.services.registry import Registry
@@ -46,7 +48,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, drift, training])
+    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, drift, challengers, training])
     app.on_shutdown.append(close_websockets)
     return app
 
@@ -101,6 +103,36 @@ async def _follow_database(registry: Registry, interval_s: float) -> None:
             await registry.follow_database()
         except Exception:  # a DB hiccup must not end the loop
             log.exception("could not check the active version")
+
+
+async def challengers(app: web.Application) -> AsyncIterator[None]:
+    """Shadow versions scoring live traffic, and the rules that promote or roll back on evidence."""
+    config = app[keys.CONFIG]
+    shadows = Shadows(config, app[keys.SESSIONS], app[keys.REGISTRY], app[keys.EVENTS])
+    await shadows.start()
+    rules = ChallengerRules(config, app[keys.SESSIONS], app[keys.REGISTRY], shadows)
+    app[keys.SHADOWS] = shadows
+    app[keys.RULES] = rules
+    loop = asyncio.create_task(_run_rules(shadows, rules, config.versioning.follow_interval_s))
+    try:
+        yield
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await shadows.stop()
+
+
+async def _run_rules(shadows: Shadows, rules: ChallengerRules, interval_s: float) -> None:
+    """Follow shadows set elsewhere and apply the promotion/rollback rules, every interval."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await shadows.follow_database()
+            await rules.evaluate()
+        except Exception:  # a DB hiccup must not end the loop
+            log.exception("could not apply the challenger rules")
 
 
 async def monitoring(app: web.Application) -> AsyncIterator[None]:

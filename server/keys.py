@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from server.config import Config
+    from server.lifecycle.rules import ChallengerRules
+    from server.lifecycle.shadow import Shadows
     from server.monitoring.service import MonitoringService
     from server.monitoring.drift_service import DriftService
     from server.observability import Metrics
@@ -30,3 +32,5 @@ WEBSOCKETS = web.AppKey["weakref.WeakSet[web.WebSocketResponse]"]("websockets")
 METRICS = web.AppKey["Metrics"]("metrics")
 MONITORING = web.AppKey["MonitoringService"]("monitoring")
 DRIFT = web.AppKey["DriftService"]("drift")
+SHADOWS = web.AppKey["Shadows"]("shadows")
+RULES = web.AppKey["ChallengerRules"]("rules")

@@ -10,6 +10,7 @@ from server import keys
 from server.api.common import json_response, query_int, read_json
 from server.errors import NotFound, ValidationFailed
 from server.services.registry import check_tag
+from server.lifecycle import challenge
 from server.store import repo, repo_lifecycle
 
 routes = web.RouteTableDef()
@@ -100,3 +101,68 @@ async def change_threshold(request: web.Request) -> web.Response:
         cost_fn=change["cost_fn"], cost_fp=change["cost_fp"])
     request.app[keys.EVENTS].publish({"type": "threshold_changed", **result})
     return json_response(result)
+
+
+def _reason(body: Any, *, required: bool) -> str | None:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
+    reason = body.get("reason")
+    if reason is None and not required:
+        return None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise ValidationFailed("invalid reason", fields={"reason": f"required: 1..{MAX_REASON} characters"})
+    return reason.strip()
+
+
+@routes.post("/api/versions/{timestamp}/shadow")
+async def shadow_on(request: web.Request) -> web.Response:
+    """Put a registered version in shadow: it scores live traffic beside the champion."""
+    tag = check_tag(request.match_info["timestamp"])
+    body = await read_json(request, optional=True)
+    reason = _reason(body, required=False)
+    if isinstance(body, dict) and set(body) - {"reason"}:
+        raise ValidationFailed("unknown field", fields={k: "unknown field" for k in set(body) - {"reason"}})
+    return json_response(await request.app[keys.SHADOWS].set_shadow(tag, True, actor="api", reason=reason))
+
+
+@routes.delete("/api/versions/{timestamp}/shadow")
+async def shadow_off(request: web.Request) -> web.Response:
+    """Stop shadowing a version (its scores so far stay in shadow_predictions)."""
+    tag = check_tag(request.match_info["timestamp"])
+    return json_response(await request.app[keys.SHADOWS].set_shadow(tag, False, actor="api", reason=None))
+
+
+@routes.get("/api/versions/{timestamp}/shadow")
+async def shadow_comparison(request: web.Request) -> web.Response:
+    """The shadow's paired comparison with the champion on the same labelled live rows."""
+    tag = check_tag(request.match_info["timestamp"])
+    config = request.app[keys.CONFIG]
+    async with request.app[keys.SESSIONS]() as session:
+        await repo.get_version_by_tag(session, tag)  # 404 for an unknown version
+    comparison = await challenge.compare(request.app[keys.SESSIONS], config, tag)
+    shadows = request.app[keys.SHADOWS]
+    return json_response({**comparison, "shadow": tag in shadows.versions, "scored": shadows.scored,
+                          "dropped": shadows.dropped})
+
+
+@routes.get("/api/shadows")
+async def shadow_list(request: web.Request) -> web.Response:
+    """The versions in shadow now, each with its verdict so far."""
+    shadows = request.app[keys.SHADOWS]
+    config = request.app[keys.CONFIG]
+    out = []
+    for tag in shadows.versions:
+        comparison = await challenge.compare(request.app[keys.SESSIONS], config, tag)
+        out.append({k: comparison[k] for k in ("version", "labelled", "min_labels", "verdict")})
+    return json_response({"shadows": out, "scored": shadows.scored, "dropped": shadows.dropped})
+
+
+@routes.post("/api/versions/{timestamp}/promote")
+async def promote(request: web.Request) -> web.Response:
+    """Promote a shadow to champion with its paired evidence attached; the old champion shadows it."""
+    tag = check_tag(request.match_info["timestamp"])
+    reason = _reason(await read_json(request, optional=True), required=True)
+    result = await request.app[keys.RULES].promote(tag, actor="api", reason=reason)
+    return json_response({"status": "ok", **result})

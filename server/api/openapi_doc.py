@@ -105,6 +105,7 @@ TRAIN_BODY = {"type": "object", "additionalProperties": False, "properties": {
     "search_iterations": {"type": "integer", "minimum": 1, "maximum": 200},
     "rows": {"type": "integer", "minimum": 500, "maximum": 2000000},
     "generate_data": {"type": "boolean"}}}
+TAG_P = _p("timestamp", {"type": "string", "pattern": r"^\d{8}_\d{6}$"}, "Version tag YYYYMMDD_HHMMSS.")
 VERSION_Q = _q("version", {"type": "string", "pattern": r"^\d{8}_\d{6}$"},
                "Version tag YYYYMMDD_HHMMSS (default: the active version).")
 THRESHOLD_BODY = {"type": "object", "additionalProperties": False, "required": ["threshold", "reason"],
@@ -213,6 +214,20 @@ PATHS: dict[str, dict[str, Any]] = {
                                          "How many changes.")]),
         "post": _op("Set the serving threshold without retraining (an audited threshold_changed event)",
                     errors=(400, 401, 404, 409, 415), tag="threshold", body=THRESHOLD_BODY)},
+    "/api/versions/{timestamp}/shadow": {
+        "post": _op("Put a version in shadow: it scores live traffic off the response path",
+                    errors=(400, 401, 404, 409, 410, 415), tag="versions", params=[TAG_P],
+                    body={"type": "object", "additionalProperties": False,
+                          "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}}),
+        "delete": _op("Stop shadowing a version", errors=(400, 401, 404), tag="versions", params=[TAG_P]),
+        "get": _op("The shadow's paired comparison with the champion on the same labelled rows",
+                   errors=(400, 404), tag="versions", params=[TAG_P])},
+    "/api/versions/{timestamp}/promote": {"post": _op(
+        "Promote a shadow to champion with its paired evidence (the old champion then shadows it)",
+        errors=(400, 401, 404, 409, 415), tag="versions", params=[TAG_P],
+        body={"type": "object", "additionalProperties": False, "required": ["reason"],
+              "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}})},
+    "/api/shadows": {"get": _op("Versions in shadow with their verdicts so far", errors=(), tag="versions")},
     "/api/threshold/curve": {"get": _op(
         "Precision, recall, F1, confusion counts and expected cost per threshold; the cost minimum",
         errors=(400, 404, 409), tag="threshold",

@@ -30,6 +30,7 @@ async def predict(request: web.Request) -> web.Response:
     # The one place a scored request is complete: records, probabilities, threshold, version.
     ids = app[keys.MONITORING].recorder.record(plain, result.probabilities, threshold,
                                                result.version, log_it=observe)
+    app[keys.SHADOWS].offer(ids, plain, observe)  # off the response path: an append
     if observe:
         app[keys.DRIFT].observe(plain, result.probabilities, result.version)
     decisions = [int(p >= threshold) for p in result.probabilities]

@@ -23,12 +23,17 @@ from .windows import compute_aggregates
 COMPARED_METRICS = ("f1_score", "pr_auc", "auc_roc", "precision", "recall")
 
 
-def scores(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """The metrics a promotion can be decided on, for one model on the shared rows."""
-    pred = (proba >= threshold).astype(int)
+def scores(y: np.ndarray, proba: np.ndarray, threshold: float | None,
+           pred: np.ndarray | None = None) -> dict[str, float | None]:
+    """The metrics a promotion can be decided on, for one model on the shared rows.
+
+    ``pred`` gives the decisions when they were taken at thresholds that changed over time
+    (live traffic); otherwise they are ``proba >= threshold``.
+    """
+    pred = (proba >= threshold).astype(int) if pred is None else np.asarray(pred).astype(int)
     both = len(np.unique(y)) == 2
     return {
-        "threshold": float(threshold),
+        "threshold": None if threshold is None else float(threshold),
         "f1_score": float(f1_score(y, pred, zero_division=0)),
         "precision": float(precision_score(y, pred, zero_division=0)),
         "recall": float(recall_score(y, pred, zero_division=0)),
@@ -48,11 +53,18 @@ def champion_probabilities(champion: Mapping[str, Any], df: pd.DataFrame, rows: 
 
 
 def paired_evidence(y: np.ndarray, candidate: np.ndarray, champion: np.ndarray,
-                    candidate_threshold: float, champion_threshold: float) -> dict[str, Any]:
+                    candidate_threshold: float | None, champion_threshold: float | None, *,
+                    candidate_pred: np.ndarray | None = None,
+                    champion_pred: np.ndarray | None = None) -> dict[str, Any]:
     """Both models' metrics on the same rows, their deltas and the paired tests."""
     y = np.asarray(y).astype(int)
-    cand = scores(y, candidate, candidate_threshold)
-    champ = scores(y, champion, champion_threshold)
+    candidate, champion = np.asarray(candidate, dtype=float), np.asarray(champion, dtype=float)
+    if candidate_pred is None:
+        candidate_pred = (candidate >= candidate_threshold).astype(int)
+    if champion_pred is None:
+        champion_pred = (champion >= champion_threshold).astype(int)
+    cand = scores(y, candidate, candidate_threshold, candidate_pred)
+    champ = scores(y, champion, champion_threshold, champion_pred)
     deltas = {m: (None if cand[m] is None or champ[m] is None else cand[m] - champ[m]) for m in COMPARED_METRICS}
     return {
         "rows": int(len(y)),
@@ -60,8 +72,7 @@ def paired_evidence(y: np.ndarray, candidate: np.ndarray, champion: np.ndarray,
         "candidate": cand,
         "champion": champ,
         "delta": deltas,
-        "mcnemar": mcnemar_exact(y, (candidate >= candidate_threshold).astype(int),
-                                 (champion >= champion_threshold).astype(int)),
+        "mcnemar": mcnemar_exact(y, candidate_pred, champion_pred),
         "delong": delong_test(y, candidate, champion),
     }
 

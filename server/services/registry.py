@@ -17,6 +17,7 @@ from server.store import repo
 from server.store.blobs import BlobStore
 from server.store.errors import BlobIntegrityError, BlobNotFound, StoreError
 from server.store.records import ArtifactSpec
+from server.store.tables import ACTIVATION_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def artifact_payloads(tag: str, result: dict[str, Any]) -> list[tuple[str, str, 
 
 async def _previous_active_id(session) -> int | None:
     """The version the latest activation replaced: kept so a rollback is always possible."""
-    latest = await repo.list_events(session, limit=1, kinds=["activated", "rolled_back"])
+    latest = await repo.list_events(session, limit=1, kinds=list(ACTIVATION_KINDS))
     return latest[0].from_version_id if latest else None
 
 
@@ -257,6 +258,10 @@ class Registry:
                 removed = await self._collect_garbage()
                 log.info("pruned %d version(s), removed %d blob(s)", len(doomed), removed)
         return [v.tag for v in doomed]
+
+    async def load_bundle(self, version) -> ServingBundle:
+        """A version's verified serving bundle, without activating it (shadow challengers)."""
+        return await self._load(version)
 
     async def read_blob(self, artifact) -> bytes:
         """An artifact's verified bytes, read off the loop."""

@@ -47,7 +47,7 @@ async def shadow_version_ids(session: AsyncSession) -> list[int]:
 
 async def lifecycle_events(session: AsyncSession, limit: int = 100) -> list[EventRecord]:
     """Newest lifecycle events first."""
-    kinds = DECISION_KINDS + SHADOW_KINDS + ("threshold_changed", "activated", "rolled_back")
+    kinds = DECISION_KINDS + SHADOW_KINDS + ("threshold_changed", "activated", "rolled_back")  # promoted: in DECISION_KINDS
     rows = (await session.execute(_events_query().where(ModelEvent.kind.in_(kinds))
                                   .order_by(ModelEvent.id.desc()).limit(limit))).all()
     return [_event(row) for row in rows]

@@ -217,3 +217,4 @@ class ModelEvent(Base):
 
 from server.store import tables_monitoring as _monitoring  # noqa: E402,F401  (registers the log tables)
 from server.store import tables_alerts as _alerts  # noqa: E402,F401  (registers the drift/alert tables)
+from server.store import tables_lifecycle as _lifecycle  # noqa: E402,F401  (registers the shadow table)
