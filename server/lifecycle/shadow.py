@@ -91,7 +91,8 @@ class Shadows:
 
     async def _load(self, version) -> None:
         bundle = await self._registry.load_bundle(version)
-        service = InferenceService(self._config.features.max_window_keys)
+        features = self._config.features  # the same window bounds as the champion's
+        service = InferenceService(features.max_window_keys, max_window_entries=features.max_window_entries)
         service.swap(bundle)
         self._services[version.tag] = service
 
