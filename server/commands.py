@@ -129,6 +129,10 @@ async def _print_progress(events: asyncio.Queue) -> None:
             print(f"version {event['version']} registered ({event['elapsed_s']:.1f} s)")
         elif kind == "version_activated":
             print(f"version {event['version']} is now active")
+        elif kind == "promotion_decided" and event.get("outcome") != "promoted":
+            print(f"version {event['version']} {event['outcome']} by the promotion gate: {event['reason']}\n"
+                  f"  {event.get('active')} keeps serving; activate it by hand with "
+                  f"`congestion versions rollback {event['version']}` if you want it anyway")
         elif kind == "run_failed":
             print(f"run failed: {event['error']}", file=sys.stderr)
 

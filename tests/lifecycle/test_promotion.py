@@ -25,12 +25,14 @@ def _events(config, kind: str) -> list[tuple]:
 
 @pytest.mark.slow
 async def test_a_worse_version_is_registered_but_not_activated_and_can_be_activated_by_hand(
-        aiohttp_client, trained_workdir):
+        aiohttp_client, trained_workdir, capsys):
     config = tiny_config(trained_workdir, **CRIPPLED)
     client = await aiohttp_client(create_app(config))
     before = next(v for v in (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
                   if v["active"])
     assert await commands.pipeline(config, TrainRequest(model_type="random_forest")) == 0
+    out = capsys.readouterr().out
+    assert "rejected by the promotion gate" in out and f"{before['timestamp']} keeps serving" in out
 
     versions = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
     newest = versions[0]
