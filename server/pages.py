@@ -16,8 +16,9 @@ PHASES = ("data", "features", "training", "scoring", "shap", "plots", "save")
 
 
 def _common(request: web.Request) -> dict[str, Any]:
-    """Values every page template needs (the threshold default goes to JS via data-*)."""
-    return {"default_threshold": request.app[keys.CONFIG].api.default_threshold}
+    """Values every page template needs (the active version's live threshold goes to JS via data-*)."""
+    live = request.app[keys.REGISTRY].thresholds.for_version(request.app[keys.INFERENCE].version)
+    return {"default_threshold": live}
 
 
 @routes.get("/", name="index")
@@ -31,7 +32,9 @@ async def index(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
     """The monitoring dashboard; its JS fetches everything from /api and /ws."""
-    return {**_common(request), "page": "dashboard", "phases": PHASES}
+    costs = request.app[keys.CONFIG].threshold
+    return {**_common(request), "page": "dashboard", "phases": PHASES,
+            "cost_fn": costs.cost_fn, "cost_fp": costs.cost_fp}
 
 
 def form_limits() -> dict[str, dict[str, str]]:

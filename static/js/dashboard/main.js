@@ -4,6 +4,7 @@ import { loadGlossary } from "../glossary.js";
 import { bindThreshold } from "../threshold.js";
 import { toast, toastError } from "../toast.js";
 import { connectEvents } from "../ws.js";
+import { initCurve, loadCurve } from "./curve.js";
 import { initGallery, renderGallery } from "./gallery.js";
 import { renderCards, renderTrends } from "./metrics.js";
 import { explainSelected, initSamples, scoreSamples } from "./samples.js";
@@ -42,6 +43,7 @@ async function load() {
   renderTrends(history.history);
   renderVersions(versions.versions, rollback);
   renderGallery(versions.versions);
+  await loadCurve();
   const version = metrics?.version ?? null;
   if (version !== shownVersion) {
     shownVersion = version;
@@ -80,6 +82,10 @@ function onEvent(event) {
   if (event.type === "version_activated") {
     if (event.source === "database") toast(changedElsewhere(event), "info");
     refresh();
+  }
+  if (event.type === "threshold_changed") loadCurve();
+  if (event.type === "promotion_decided" && event.outcome !== "promoted") {
+    toast(`Version ${event.version} was ${event.outcome} by the promotion gate: ${event.reason}`, "info", { timeout: 15000 });
   }
   if (event.type === "rolled_back") {
     if (ownRollback !== event.version) toast(`Rolled back to ${event.version} elsewhere`, "info");
@@ -135,4 +141,5 @@ initTraining();
 initGlobalShap();
 initGallery();
 initSamples((err) => toastError(err, "Explanation failed"));
+initCurve(threshold);
 refresh().then(() => connectEvents(onEvent, wsStatus));

@@ -28,6 +28,17 @@ function actions(version, onRollback) {
   return el("div", { class: "actions" }, links, rollback);
 }
 
+/** The promotion gate's decision: outcome and the same-rows deltas against the champion it faced. */
+function gate(version) {
+  const p = version.promotion;
+  if (!p) return "–";
+  const delta = (name) => (p.delta && p.delta[name] !== null && p.delta[name] !== undefined
+    ? `${name === "f1_score" ? "F1" : "PR AUC"} ${p.delta[name] >= 0 ? "+" : ""}${p.delta[name].toFixed(3)}` : null);
+  const deltas = [delta("f1_score"), delta("pr_auc")].filter(Boolean).join(", ");
+  return el("span", { class: `gate gate-${p.outcome}`, title: p.reason || "" }, p.outcome,
+    deltas ? el("span", { class: "sub" }, `vs ${p.champion}: ${deltas}`) : null);
+}
+
 function row(version, onRollback) {
   const m = version.metrics || {};
   const names = (version.shap_top || []).slice(0, 3).map((s) => s.feature);
@@ -40,6 +51,7 @@ function row(version, onRollback) {
     el("span", { class: "sub" }, `${label(version.model_type)} · ${when(version.created_at)}`)),
   // data-label names each cell on narrow screens, where every row becomes a card.
   el("td", { "data-label": "Status" }, status(version)),
+  el("td", { "data-label": "Gate" }, gate(version)),
   el("td", { class: "num", "data-label": "F1" }, num(m.f1_score)),
   el("td", { class: "num", "data-label": "Precision" }, num(m.precision)),
   el("td", { class: "num", "data-label": "Recall" }, num(m.recall)),
@@ -52,7 +64,7 @@ function row(version, onRollback) {
 export function renderVersions(versions, onRollback) {
   const body = document.querySelector("#versions-table tbody");
   if (!versions.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: "9", class: "muted" }, "No versions yet.")));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "10", class: "muted" }, "No versions yet.")));
     return;
   }
   body.replaceChildren(...versions.map((v) => row(v, onRollback)));
