@@ -8,6 +8,7 @@ from aiohttp import web
 
 from server import keys
 from server.api.openapi_doc import document
+from server.api.openapi_spec import HTML, documented
 from server.services import views
 
 routes = web.RouteTableDef()
@@ -22,6 +23,7 @@ def _common(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/", name="index")
+@documented("Index page", content=HTML, tag="pages")
 @aiohttp_jinja2.template("index.html")
 async def index(request: web.Request) -> dict[str, Any]:
     """What this is, the active model, quick links."""
@@ -29,6 +31,7 @@ async def index(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/dashboard", name="dashboard")
+@documented("Monitoring dashboard", content=HTML, tag="pages")
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
     """The monitoring dashboard; its JS fetches everything from /api and /ws."""
@@ -53,6 +56,7 @@ def form_limits() -> dict[str, dict[str, str]]:
 
 
 @routes.get("/predict", name="predict")
+@documented("Prediction form", content=HTML, tag="pages")
 @aiohttp_jinja2.template("predict.html")
 async def predict(request: web.Request) -> dict[str, Any]:
     """The flow-record form with presets, randomise and an explanation of the result."""

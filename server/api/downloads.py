@@ -6,6 +6,8 @@ import re
 from aiohttp import web
 
 from server import keys
+from server.api.openapi_spec import documented
+from server.api.parameters import ARTIFACT_CONTENT, ARTIFACT_DESCRIPTION, FILE, INLINE, WHAT
 from server.errors import NotFound
 from server.services import views
 
@@ -36,6 +38,8 @@ async def _send(request: web.Request, name: str, cache_control: str) -> web.Resp
 
 
 @routes.get("/download/{what:model|scaler|metrics}")
+@documented("Download the active version's model, scaler or metrics", content=ARTIFACT_CONTENT,
+            description=ARTIFACT_DESCRIPTION, errors=(400, 404, 409, 410), tag="downloads", params=[WHAT])
 async def download_active(request: web.Request) -> web.Response:
     """The active version's model pipeline, fitted preprocessing ("scaler") or metrics JSON."""
     kind = ACTIVE_KINDS[request.match_info["what"]]
@@ -47,6 +51,8 @@ async def download_active(request: web.Request) -> web.Response:
 
 
 @routes.get("/download/version/{file}")
+@documented("Download a registered artifact by file name", content=ARTIFACT_CONTENT,
+            description=ARTIFACT_DESCRIPTION, errors=(400, 404, 409, 410), tag="downloads", params=[FILE, INLINE])
 async def download_version(request: web.Request) -> web.Response:
     """A versioned artifact by its registered file name."""
     name = request.match_info["file"]

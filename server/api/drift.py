@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from server import keys
 from server.api.common import json_response, plain, query_int, read_json
+from server.api.openapi_spec import Param, documented
 from server.errors import NotFound, ValidationFailed
+from server.schemas.oversight import AckBody, AlertList, DeliveryList, DriftReport
+from server.schemas.threshold import Tag
 from server.store import repo_alerts
 from server.store.errors import NotFound as StoreNotFound
 
 routes = web.RouteTableDef()
+VERSION = Param("version", Tag, "Only this version's windows.")
+DRIFT_LIMIT = Param("limit", Annotated[int, Field(ge=1, le=1000)], "How many windows.", default=24)
+STATUS = Param("status", Literal["open", "acknowledged", "resolved", "all"], "Only alerts in this state.", default="all")
+ALERTS_LIMIT = Param("limit", Annotated[int, Field(ge=1, le=1000)], "How many alerts.", default=100)
+ALERT_ID = Param("alert_id", Annotated[int, Field(ge=1, lt=2**31)], "Alert id.", where="path")
 
 TAG = re.compile(r"^\d{8}_\d{6}$")
 STATUSES = ("open", "acknowledged", "resolved", "all")
@@ -33,6 +43,9 @@ def _alert_id(request: web.Request) -> int:
 
 
 @routes.get("/api/drift")
+@documented("Drift per monitoring window, newest first: each column's test, statistic, threshold and verdict; "
+            "dataset verdict; prediction and attribution drift; named segments", answer=DriftReport, errors=(400,),
+            tag="monitoring", params=[VERSION, DRIFT_LIMIT])
 async def drift_windows(request: web.Request) -> web.Response:
     """Newest windows first: column tests, dataset verdict, prediction/attribution drift, segments."""
     version = _version(request)
@@ -43,6 +56,7 @@ async def drift_windows(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/alerts")
+@documented("Alerts, newest first", answer=AlertList, errors=(400,), tag="monitoring", params=[STATUS, ALERTS_LIMIT])
 async def alerts(request: web.Request) -> web.Response:
     """Alerts, newest first; `?status=open|acknowledged|resolved|all`."""
     status = request.query.get("status", "all")
@@ -56,6 +70,8 @@ async def alerts(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/alerts/{alert_id}/ack")
+@documented("Acknowledge an alert", answer=dict[str, Any], body=AckBody, body_required=False,
+            errors=(400, 401, 404, 415), tag="monitoring", params=[ALERT_ID])
 async def acknowledge(request: web.Request) -> web.Response:
     """Acknowledge an alert; optional body `{"by": "name"}` (default `api`)."""
     alert_id = _alert_id(request)
@@ -75,6 +91,8 @@ async def acknowledge(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/alerts/{alert_id}/deliveries")
+@documented("Webhook delivery attempts of an alert", answer=DeliveryList, errors=(400,), tag="monitoring",
+            params=[ALERT_ID])
 async def deliveries(request: web.Request) -> web.Response:
     """The webhook delivery log of one alert, attempt by attempt."""
     alert_id = _alert_id(request)

@@ -5,8 +5,11 @@ from aiohttp import web
 
 from server import keys
 from server.api.common import json_response, query_bool, query_int, read_json
+from server.api.openapi_spec import documented
+from server.api.parameters import COLLAPSE_PAIRS, README_EXPLAIN_FLOW, THRESHOLD, TOP_N
 from server.errors import NotFound
-from server.schemas import check_records, query_threshold
+from server.schemas import FlowRecord, check_records, query_threshold
+from server.schemas.answers import Explanation, GlobalExplanation
 
 routes = web.RouteTableDef()
 
@@ -14,6 +17,9 @@ MAX_TOP = 100
 
 
 @routes.post("/api/explain")
+@documented("Local SHAP explanation of one flow; expected_value + sum(shap) = probability",
+            answer=Explanation, body=FlowRecord, errors=(400, 413, 415, 429, 503), tag="predict",
+            params=[THRESHOLD, TOP_N, COLLAPSE_PAIRS], example=README_EXPLAIN_FLOW)
 async def explain(request: web.Request) -> web.Response:
     """Contributions sorted by |shap|: the `n` top ones plus `other`; they add up to the probability."""
     explicit = query_threshold(request, None)
@@ -32,6 +38,8 @@ async def explain(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/explain/global")
+@documented("Global mean |SHAP| of the active version, per feature and per raw field",
+            answer=GlobalExplanation, errors=(404,), tag="predict")
 async def explain_global(request: web.Request) -> web.Response:
     """The active version's cached global importance (grouped and per feature), or 404."""
     bundle = request.app[keys.INFERENCE].bundle

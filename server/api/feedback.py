@@ -5,13 +5,18 @@ from aiohttp import web
 
 from server import keys
 from server.api.common import json_response, read_json
+from server.api.openapi_spec import documented
 from server.errors import ValidationFailed
 from server.monitoring.service import record_feedback
+from server.schemas.monitoring import FeedbackAnswer, FeedbackBody
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/feedback")
+@documented("Delayed labels for logged predictions, by prediction_id or by flow (idempotent; replacements counted)",
+            answer=FeedbackAnswer, body=FeedbackBody, errors=(400, 401, 413, 415), tag="monitoring",
+            example=[{"prediction_id": "0" * 32, "congestion": 1}])
 async def feedback(request: web.Request) -> web.Response:
     """`[{"prediction_id", "congestion"} | {"source_ip", "dest_ip", "timestamp_seconds", "congestion"}]`."""
     max_batch = request.app[keys.CONFIG].api.max_batch

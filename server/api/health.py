@@ -7,18 +7,23 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import keys
+from server.api.openapi_spec import documented
+from server.schemas.answers import Health, Readiness
 from server.store import db
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@documented("Liveness", answer=Health, tag="health")
 async def healthz(request: web.Request) -> web.Response:
     """Alive: the process answers."""
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
+@documented("Readiness: schema at head, model loaded, degraded reason", answer=Readiness, errors=(503,),
+            tag="health")
 async def readyz(request: web.Request) -> web.Response:
     """Ready: the DB is at head and a model is loaded (or explicitly none); degraded says why."""
     app = request.app
@@ -54,6 +59,8 @@ async def _blob_store_problem(app: web.Application) -> str | None:
 
 
 @routes.get("/metrics")
+@documented("Prometheus metrics (text exposition format)", tag="health",
+            content={"text/plain": {"schema": {"type": "string"}}})
 async def prometheus_metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of the server's metrics."""
     body = generate_latest(request.app[keys.METRICS].registry)

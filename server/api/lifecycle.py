@@ -2,18 +2,41 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
 from server import keys
 from server.api.common import json_response, query_int, read_json
+from server.api.openapi_spec import Param, documented
+from server.api.parameters import TAG
 from server.errors import NotFound, ValidationFailed
-from server.services.registry import check_tag
 from server.lifecycle import challenge
+from server.schemas.oversight import (
+    PromoteBody,
+    Promoted,
+    ShadowBody,
+    ShadowChanged,
+    ShadowComparison,
+    ShadowList,
+)
+from server.schemas.threshold import (
+    Cost,
+    Tag,
+    ThresholdBody,
+    ThresholdChanged,
+    ThresholdCurve,
+    ThresholdState,
+)
+from server.services.registry import check_tag
 from server.store import repo, repo_lifecycle
 
 routes = web.RouteTableDef()
+VERSION = Param("version", Tag, "Version tag YYYYMMDD_HHMMSS (default: the active version).")
+COST_FN = Param("cost_fn", Cost, "Cost of a missed congestion.")
+COST_FP = Param("cost_fp", Cost, "Cost of a false alarm.")
+CHANGES_LIMIT = Param("limit", Annotated[int, Field(ge=1, le=1000)], "How many changes.", default=50)
 MAX_COST = 1e9
 MAX_REASON = 500
 
@@ -44,6 +67,8 @@ async def _version(request: web.Request, tag: str | None):
 
 
 @routes.get("/api/threshold/curve")
+@documented("Precision, recall, F1, confusion counts and expected cost per threshold; the cost minimum",
+            answer=ThresholdCurve, errors=(400, 404, 409), tag="threshold", params=[VERSION, COST_FN, COST_FP])
 async def threshold_curve(request: web.Request) -> web.Response:
     """Per threshold: precision, recall, F1, confusion counts and expected cost; the cost minimum."""
     config = request.app[keys.CONFIG]
@@ -55,6 +80,8 @@ async def threshold_curve(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/threshold")
+@documented("The live decision threshold of the active (or a named) version and its audited changes",
+            answer=ThresholdState, errors=(400, 404), tag="threshold", params=[VERSION, CHANGES_LIMIT])
 async def threshold_history(request: web.Request) -> web.Response:
     """The live threshold of the active (or a named) version and its audited changes."""
     version = await _version(request, request.query.get("version"))
@@ -92,6 +119,8 @@ def _threshold_body(body: Any, config) -> dict[str, Any]:
 
 
 @routes.post("/api/threshold")
+@documented("Set the serving threshold without retraining (an audited threshold_changed event)",
+            answer=ThresholdChanged, body=ThresholdBody, errors=(400, 401, 404, 409, 415), tag="threshold")
 async def change_threshold(request: web.Request) -> web.Response:
     """Set the serving threshold without retraining, as an audited ``threshold_changed`` event."""
     change = _threshold_body(await read_json(request), request.app[keys.CONFIG])
@@ -117,6 +146,8 @@ def _reason(body: Any, *, required: bool) -> str | None:
 
 
 @routes.post("/api/versions/{timestamp}/shadow")
+@documented("Put a version in shadow: it scores live traffic off the response path", answer=ShadowChanged,
+            body=ShadowBody, body_required=False, errors=(400, 401, 404, 409, 410, 415), tag="versions", params=[TAG])
 async def shadow_on(request: web.Request) -> web.Response:
     """Put a registered version in shadow: it scores live traffic beside the champion."""
     tag = check_tag(request.match_info["timestamp"])
@@ -128,6 +159,7 @@ async def shadow_on(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/versions/{timestamp}/shadow")
+@documented("Stop shadowing a version", answer=ShadowChanged, errors=(400, 401, 404), tag="versions", params=[TAG])
 async def shadow_off(request: web.Request) -> web.Response:
     """Stop shadowing a version (its scores so far stay in shadow_predictions)."""
     tag = check_tag(request.match_info["timestamp"])
@@ -135,6 +167,8 @@ async def shadow_off(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/versions/{timestamp}/shadow")
+@documented("The shadow's paired comparison with the champion on the same labelled rows", answer=ShadowComparison,
+            errors=(400, 404), tag="versions", params=[TAG])
 async def shadow_comparison(request: web.Request) -> web.Response:
     """The shadow's paired comparison with the champion on the same labelled live rows."""
     tag = check_tag(request.match_info["timestamp"])
@@ -148,6 +182,7 @@ async def shadow_comparison(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/shadows")
+@documented("Versions in shadow with their verdicts so far", answer=ShadowList, tag="versions")
 async def shadow_list(request: web.Request) -> web.Response:
     """The versions in shadow now, each with its verdict so far."""
     shadows = request.app[keys.SHADOWS]
@@ -160,6 +195,8 @@ async def shadow_list(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/versions/{timestamp}/promote")
+@documented("Promote a shadow to champion with its paired evidence (the old champion then shadows it)",
+            answer=Promoted, body=PromoteBody, errors=(400, 401, 404, 409, 415), tag="versions", params=[TAG])
 async def promote(request: web.Request) -> web.Response:
     """Promote a shadow to champion with its paired evidence attached; the old champion shadows it."""
     tag = check_tag(request.match_info["timestamp"])

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 
 from server import keys
 from server.api.common import json_response, query_int
+from server.api.openapi_spec import Param, documented
 from server.errors import ValidationFailed
 from server.monitoring import store
+from server.schemas.monitoring import MonitoringSummary, Tag, Window
 
 routes = web.RouteTableDef()
+VERSION = Param("version", Tag, "Version tag YYYYMMDD_HHMMSS (default: the active version).")
+WINDOWS_LIMIT = Param("limit", Annotated[int, Field(ge=1, le=1000)], "How many windows (the newest).", default=24)
 TAG = re.compile(r"\d{8}_\d{6}")
 
 
@@ -23,6 +29,8 @@ def _version(request: web.Request) -> str | None:
 
 
 @routes.get("/api/monitoring/windows")
+@documented("Monitoring windows (event time) per version, newest first: realised and CBPE-estimated metrics",
+            answer=list[Window], errors=(400,), tag="monitoring", params=[VERSION, WINDOWS_LIMIT])
 async def windows(request: web.Request) -> web.Response:
     """The newest windows (per version), newest first: `?version=`, `?limit=` (24, at most 1000)."""
     version = _version(request)
@@ -31,6 +39,8 @@ async def windows(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/monitoring/summary")
+@documented("The latest window of a version (default: the active one) beside its training-time baseline",
+            answer=MonitoringSummary, errors=(400,), tag="monitoring", params=[VERSION])
 async def summary(request: web.Request) -> web.Response:
     """The latest window of a version (default: the active one) beside its training-time baseline."""
     version = _version(request) or request.app[keys.INFERENCE].version

@@ -10,11 +10,13 @@ from aiohttp import web
 from server import keys
 from server.api.common import json_response
 from server.api.openapi_doc import document
+from server.api.openapi_spec import HTML, documented
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/openapi.json")
+@documented("This document", tag="docs", content={"application/json": {"schema": {"type": "object"}}})
 async def openapi_json(request: web.Request) -> web.Response:
     """The OpenAPI 3 document."""
     return json_response(document())
@@ -37,6 +39,7 @@ def _operations(doc: dict) -> list[dict]:
 
 
 @routes.get("/api/docs")
+@documented("Readable API documentation", content=HTML, tag="docs")
 @aiohttp_jinja2.template("api_docs.html")
 async def docs(request: web.Request) -> dict:
     """Readable documentation rendered from the same document, in the site's layout."""

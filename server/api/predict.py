@@ -5,7 +5,11 @@ from aiohttp import web
 
 from server import keys
 from server.api.common import json_response, query_bool, read_json
+from server.api.openapi_spec import documented
+from server.api.parameters import OBSERVE, README_FLOW, THRESHOLD
 from server.schemas import check_records, query_threshold
+from server.schemas.answers import Prediction
+from server.schemas.requests import PredictBody
 
 routes = web.RouteTableDef()
 
@@ -15,6 +19,9 @@ OBSERVED_NOTE = ("counted in the online windows: posting this flow again changes
 
 
 @routes.post("/api/predict")
+@documented("Predict congestion for one flow or a list of flows (same order)",
+            answer=Prediction | list[Prediction], body=PredictBody, errors=(400, 413, 415, 429, 503),
+            tag="predict", params=[THRESHOLD, OBSERVE], example=README_FLOW)
 async def predict(request: web.Request) -> web.Response:
     """One record -> one answer; a list -> a list in the same order. `?threshold=` per call."""
     app = request.app

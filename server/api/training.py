@@ -5,7 +5,11 @@ from aiohttp import web
 
 from server import keys
 from server.api.common import json_response, plain, query_bool, query_int, read_json
+from server.api.openapi_spec import documented
+from server.api.parameters import GENERATE_DATA, LIMIT, RUN_ID
 from server.errors import ValidationFailed
+from server.schemas.answers import Cancelled, Run, RunList, TrainStarted
+from server.schemas.requests import TrainBody
 from server.services.training import TrainRequest
 from server.store import repo
 
@@ -32,6 +36,9 @@ async def _run_body(request: web.Request, run_id: int) -> dict:
 
 
 @routes.post("/api/train/async")
+@documented("Start a training run; answers at once", answer=TrainStarted, status=202, body=TrainBody,
+            body_required=False, errors=(400, 409, 415, 429), tag="training", params=[GENERATE_DATA],
+            example={})
 async def train_async(request: web.Request) -> web.Response:
     """Start a run and answer at once with its id (202); 409 while another run is active."""
     run_id = await _start(request, "api")
@@ -40,6 +47,8 @@ async def train_async(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/train")
+@documented("Train and wait for the outcome", answer=Run, body=TrainBody, body_required=False,
+            errors=(400, 409, 415, 429), tag="training", params=[GENERATE_DATA])
 async def train_sync(request: web.Request) -> web.Response:
     """Start a run and answer when it has ended, with its outcome."""
     training = request.app[keys.TRAINING]
@@ -50,6 +59,8 @@ async def train_sync(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/train/{run_id}/cancel")
+@documented("Cancel the active run", answer=Cancelled, errors=(400, 404, 409), tag="training",
+            params=[RUN_ID])
 async def cancel(request: web.Request) -> web.Response:
     """Stop the active run (its worker is killed; the run is recorded as cancelled)."""
     run_id = _run_id(request)
@@ -59,6 +70,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/train/runs")
+@documented("Recent training runs", answer=RunList, errors=(400,), tag="training", params=[LIMIT])
 async def list_runs(request: web.Request) -> web.Response:
     """Recent runs, newest first."""
     limit = query_int(request, "limit", 50, 1, 500)
@@ -70,6 +82,8 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/train/runs/{run_id}")
+@documented("One training run with its phases", answer=Run, errors=(400, 404), tag="training",
+            params=[RUN_ID])
 async def get_run(request: web.Request) -> web.Response:
     """One run with its phases."""
     return json_response(await _run_body(request, _run_id(request)))

@@ -8,6 +8,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from server import keys
 from server.api.common import dumps
+from server.api.openapi_spec import documented
+from server.api.parameters import EVENT_STREAM
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -21,6 +23,8 @@ SEND_TIMEOUT_S = 10.0
 
 
 @routes.get("/ws")
+@documented("WebSocket: training progress and model events (one JSON object per frame, see Event)",
+            status=101, description="Switching protocols", errors=(400, 401, 403), tag="training")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Stream events as JSON text frames; a client joining mid-run first gets a snapshot."""
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_MESSAGE)
@@ -84,6 +88,8 @@ async def _drain_client(ws: web.WebSocketResponse) -> None:
 
 
 @routes.get("/api/train/events")
+@documented("Server-sent training events (`event: <type>`, `data: <Event JSON>`)", content=EVENT_STREAM,
+            description="event stream", tag="training")
 async def server_sent_events(request: web.Request) -> web.StreamResponse:
     """The same events as server-sent events (`curl -N .../api/train/events`)."""
     response = web.StreamResponse(headers={

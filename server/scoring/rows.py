@@ -16,15 +16,12 @@ import pyarrow.compute as pc
 from server.ml.errors import DataError
 from server.ml.iputil import is_valid_ip
 from server.ml.schema import BYTES_SENT, DEST_IP, HOUR, PACKET_SIZE, PROTOCOL, SOURCE_IP, TIMESTAMP
-from server.schemas import MAX_BYTES_SENT, MAX_PACKET_SIZE, MAX_TEXT, MAX_TIMESTAMP
+from server.schemas import MAX_TEXT, NUMBER_RULES, REQUIRED_FIELDS
 from server.scoring.reader import BadRow
 
-# column -> (low, high, whole numbers only), as server.schemas checks a JSON record
-NUMBER_RULES: dict[str, tuple[float, float, bool]] = {
-    PACKET_SIZE: (0, MAX_PACKET_SIZE, False), BYTES_SENT: (0, MAX_BYTES_SENT, False),
-    TIMESTAMP: (0, MAX_TIMESTAMP, True), HOUR: (0, 23, True),
-}
-REQUIRED = (PACKET_SIZE, BYTES_SENT, SOURCE_IP, DEST_IP, PROTOCOL, TIMESTAMP)
+# NUMBER_RULES (column -> (low, high, whole numbers only)) come from the FlowRecord model; a file
+# must also give the timestamp, which the API defaults to now.
+REQUIRED = (*REQUIRED_FIELDS, TIMESTAMP)
 
 
 @dataclass

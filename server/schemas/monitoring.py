@@ -1,0 +1,73 @@
+"""Monitoring shapes: delayed-label feedback and the per-version prediction windows."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.schemas.answers import Answer
+from server.schemas.threshold import Tag
+
+PredictionId = Annotated[str, Field(pattern="^[0-9a-f]{32}$")]
+
+
+class FeedbackItem(BaseModel):
+    """One label: for a prediction_id, or for a flow (source_ip, dest_ip, timestamp_seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prediction_id: PredictionId | None = None
+    source_ip: str | None = None
+    dest_ip: str | None = None
+    timestamp_seconds: Annotated[int, Field(ge=0)] | None = None
+    congestion: Literal[0, 1]
+
+
+FeedbackBody = Annotated[list[FeedbackItem], Field(min_length=1)]
+
+
+class InvalidItem(Answer):
+    index: int
+    fields: dict[str, str]
+
+
+class FeedbackAnswer(Answer):
+    accepted: int
+    replaced: int
+    unchanged: int | None = None
+    unknown: list[dict[str, Any]] = Field(description="Items that match no logged prediction.")
+    invalid: list[InvalidItem] = Field(default_factory=list)
+
+
+class WindowMetrics(Answer):
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    roc_auc: float | None = None
+    brier: float | None = None
+
+
+class Window(Answer):
+    start: datetime
+    end: datetime
+    start_timestamp: int | None = None
+    version: str
+    predictions: int
+    positive_rate: float | None
+    mean_probability: float | None = None
+    labelled: int
+    label_coverage: float | None
+    label_lag_p50_s: float | None = None
+    label_lag_p95_s: float | None = None
+    realised: WindowMetrics | None
+    estimated: WindowMetrics | None = Field(description="CBPE estimate from the probabilities alone.")
+
+
+class MonitoringSummary(Answer):
+    version: str | None
+    latest: Window | None
+    baseline: dict[str, Any] | None
+
+
+__all__ = ["FeedbackAnswer", "FeedbackBody", "MonitoringSummary", "Tag", "Window"]
