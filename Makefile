@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test install install-test bootstrap bench clean
+.PHONY: serve test lint install install-test bootstrap bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ bootstrap: $(STAMP)
 serve: bootstrap
 	$(BIN)/congestion serve
 
-test: $(TEST_STAMP)
+# Lint first (pyflakes-level rules only, see [tool.ruff] in pyproject.toml), then the suite.
+lint: $(TEST_STAMP)
+	$(BIN)/python -m ruff check .
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(TEST_STAMP)

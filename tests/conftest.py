@@ -6,13 +6,16 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from server.app import create_app
 from server.config import Config, load_config
 from tests import backends
+
+if TYPE_CHECKING:
+    from tests.s3server import SeaweedServer
 
 # Small enough that a full training run (all phases) takes seconds on 2 cores.
 TINY_ENV = {

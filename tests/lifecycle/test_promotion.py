@@ -1,6 +1,5 @@
 """The promotion gate end to end: real training, the active version scored on the same rows."""
 
-import asyncio
 import json
 
 import pytest
