@@ -5,11 +5,20 @@ import numpy as np
 import pyarrow as pa
 
 from server.ml.schema import FLOW_COLUMNS, HOUR
+from server.monitoring.ids import IdIssuer
 from server.scoring.explain import explanation_columns
 from server.scoring.rows import CheckedChunk
 from server.services.inference import ServingBundle
 
-OUTPUT_COLUMNS = ("probability", "prediction", "version")
+OUTPUT_COLUMNS = ("probability", "prediction", "version", "prediction_id")
+# Bulk scores get ids like /api/predict answers (time-ordered, unique across processes), so labels
+# fed back for them name the same kind of key; bulk scores are not written to the prediction log.
+_IDS = IdIssuer()
+
+
+def _ids(n: int) -> list[str]:
+    prefix, first = _IDS.reserve(n)
+    return [f"{prefix}{seq:012x}" for seq in range(first, first + n)]
 
 
 def output_table(table: pa.Table, checked: CheckedChunk, columns: dict[str, str], probability: np.ndarray,
@@ -22,7 +31,8 @@ def output_table(table: pa.Table, checked: CheckedChunk, columns: dict[str, str]
             kept = kept.set_column(index, columns[name], pa.array(checked.frame[name].to_numpy()))
     extra = {"probability": pa.array(probability, pa.float64()),
              "prediction": pa.array((probability >= threshold).astype(np.int8)),
-             "version": pa.array([bundle.version] * len(probability), pa.string())}
+             "version": pa.array([bundle.version] * len(probability), pa.string()),
+             "prediction_id": pa.array(_ids(len(probability)), pa.string())}
     if explain > 0 and shap is not None:
         extra.update(explanation_columns(bundle.feature_names, shap, explain))
     for name, values in extra.items():

@@ -52,7 +52,8 @@ async def test_score_equals_api_predict(aiohttp_client, trained_workdir, tmp_pat
     np.testing.assert_allclose(scored["probability"], [a["probability"] for a in answers], rtol=0, atol=1e-6)
     assert scored["prediction"].tolist() == [a["prediction"] for a in answers]
     assert set(scored["version"]) == {a["version"] for a in answers}
-    assert scored.columns.tolist() == [*frame.columns, "probability", "prediction", "version"]
+    assert scored.columns.tolist() == [*frame.columns, "probability", "prediction", "version", "prediction_id"]
+    assert scored["prediction_id"].is_unique and scored["prediction_id"].is_monotonic_increasing
     assert (report.online_reason is None) == (variant == "sorted")  # the vectorised path where it is exact
     assert scored["source_ip"].tolist() == frame["source_ip"].tolist()
     assert (scored["timestamp_seconds"].to_numpy() == frame["timestamp_seconds"].to_numpy()).all()
