@@ -42,8 +42,14 @@ class DriftCollector:
                 dataset_drift.add_metric([version], 1.0 if report["dataset"]["drift"] else 0.0)
             if report.get("prediction"):
                 prediction.add_metric([version], report["prediction"]["statistic"])
+        baseline = GaugeMetricFamily("congestion_drift_baseline_f1", "Hold-out F1 of the version (alert baseline)",
+                                     labels=["version"])
+        for version, profile in sorted(self._service.profiles().items()):
+            f1 = ((profile or {}).get("baseline") or {}).get("f1")
+            if f1 is not None:
+                baseline.add_metric([version], f1)
         alerts = GaugeMetricFamily("congestion_alert_open", "1 while an alert of the rule is open for the version",
                                    labels=["rule", "version"])
         for version, rule, is_open in self._service.alert_state():
             alerts.add_metric([rule, version], 1.0 if is_open else 0.0)
-        yield from (statistic, threshold, drifted, dataset, dataset_drift, prediction, rows, alerts)
+        yield from (statistic, threshold, drifted, dataset, dataset_drift, prediction, rows, baseline, alerts)

@@ -193,6 +193,10 @@ class DriftService:
                 self._profiles[version] = None
         return self._profiles[version]
 
+    def profiles(self) -> dict[str, dict | None]:
+        """Reference profiles loaded so far, by version."""
+        return dict(self._profiles)
+
     def alert_state(self) -> list[tuple[str, str, bool]]:
         """(version, rule, open) of every rule the engine has seen."""
         return self.engine.states()
