@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--on-error", choices=["skip", "fail"], default="skip", help="bad rows: skip them or fail")
     score.add_argument("--chunk-rows", type=int, default=100_000, metavar="N", help="rows per chunk")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    score.add_argument("--engine", choices=["local", "dask"], default="local",
+                       help="dask: score a partitioned Parquet dataset (folder, glob or s3://) on "
+                            "training.dask.scheduler and write a Parquet folder")
 
     feedback = sub.add_parser("feedback", parents=[common], help="feed delayed labels back (CSV/Parquet)")
     feedback.add_argument("--data", required=True,
@@ -102,6 +105,10 @@ def _dispatch(args: argparse.Namespace, config) -> int:
     if args.command == "generate-data":
         return _generate(args, config)
     if args.command == "score":
+        if args.engine == "dask":
+            from server.scale import scoring as dask_scoring
+
+            return dask_scoring.run(config, args.data, args.out, args.version, args.threshold)
         from server.scoring import cli as scoring
 
         return scoring.run(config, scoring.ScoreOptions.from_args(args))

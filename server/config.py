@@ -170,9 +170,26 @@ class ThresholdConfig(Section):
     cost_fp: float = Field(1.0, ge=0.0, le=1e9)
 
 
+class DaskConfig(Section):
+    scheduler: str = "local"  # local: a LocalCluster on 127.0.0.1; or tcp://host:port of a cluster
+    n_workers: int = Field(2, ge=1, le=256)  # LocalCluster only
+    threads_per_worker: int = Field(1, ge=1, le=256)  # LocalCluster only
+    memory_limit: str = "2GiB"  # per LocalCluster worker; past it Dask spills, then restarts the worker
+    partition_rows: int = Field(250_000, ge=1000, le=50_000_000)  # generated data only
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, value: str) -> str:
+        if value != "local" and not value.startswith(("tcp://", "tls://")):
+            raise ValueError("use local or a scheduler address such as tcp://127.0.0.1:8786")
+        return value
+
+
 class TrainingConfig(Section):
     max_workers: int = Field(1, ge=1, le=64)
     rate_limit_per_min: int = Field(10, ge=0, le=100_000)
+    engine: Literal["local", "dask"] = "local"
+    dask: DaskConfig = Field(default_factory=DaskConfig)
 
 
 class MonitoringConfig(Section):

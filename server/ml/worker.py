@@ -103,6 +103,10 @@ def _load(spec: Mapping, data_cfg: Mapping) -> tuple[pd.DataFrame, str]:
 
 def run_training(spec: dict, progress: Progress | None = None) -> dict:
     """Train, evaluate and explain one model from a plain spec; returns plain data and bytes."""
+    if spec.get("engine") == "dask":  # the same phases and result, computed on a Dask cluster
+        from server.scale.training import run_dask_training
+
+        return run_dask_training(spec, progress)
     cfg = spec["config"]
     data_cfg, feat_cfg, model_cfg = cfg.get("data", {}), cfg.get("features", {}), dict(cfg.get("model", {}))
     model_type = spec.get("model_type") or model_cfg.get("primary", "random_forest")

@@ -125,6 +125,6 @@ def build_runtime(model: Any) -> ProbaRuntime:
         except Exception:  # noqa: BLE001 - any import failure falls back to the exact numpy walk
             log.warning("treelite could not import the forest; serving it with the numpy traversal")
             return NumpyForest(model)
-    if name == "XGBClassifier":
+    if name in ("XGBClassifier", "XGBRFClassifier"):  # the dask engine's forest is an XGBRF
         return XGBoostRuntime(model)
     return SklearnRuntime(model)

@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.config import Config
+from server.config import Config, to_plain
 from server.errors import Conflict, ValidationFailed
 from server.lifecycle.promotion import Promotion
 from server.logs import run_id_var
@@ -169,6 +169,9 @@ class TrainingService:
             "rows": request.rows or data.rows,
             # "generate new data" means a fresh sample, not the configured one again.
             "seed": random.randrange(1, 2**31) if request.generate_data else data.seed,
+            "engine": config.training.engine,
+            "dask": to_plain(config.training.dask),
+            "s3": to_plain(config.storage.s3),  # s3:// Parquet datasets use the blob store's endpoint
         }
 
     async def _execute(self, active: ActiveRun, spec: dict[str, Any]) -> None:
