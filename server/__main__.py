@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--seed", type=int)
     pipe.add_argument("--model", choices=["random_forest", "xgboost"])
     pipe.add_argument("--iterations", type=int, help="randomized search iterations")
+    pipe.add_argument("--from-feedback", action="store_true",
+                      help="train on the labelled prediction log (the labels fed back to /api/feedback)")
+    pipe.add_argument("--since", help="with --from-feedback: flows from this time (Unix seconds or ISO 8601)")
+    pipe.add_argument("--until", help="with --from-feedback: flows before this time")
+    pipe.add_argument("--shadow", action="store_true",
+                      help="send the new version to shadow instead of through the promotion gate")
 
     gen = sub.add_parser("generate-data", parents=[common], help="write synthetic flows to CSV/Parquet")
     gen.add_argument("--rows", type=int)
@@ -134,6 +140,7 @@ def _pipeline(args: argparse.Namespace, config) -> int:
 
     from server import commands
     from server.config import replace
+    from server.errors import ValidationFailed
     from server.services.training import TrainRequest
 
     data = config.data
@@ -142,10 +149,17 @@ def _pipeline(args: argparse.Namespace, config) -> int:
     if args.seed is not None:
         data = replace(data, seed=args.seed)
     config = replace(config, data=data)
-    request = TrainRequest.parse(
-        {k: v for k, v in {"model_type": args.model, "search_iterations": args.iterations,
-                           "rows": args.rows}.items() if v is not None},
-        generate_data=False)
+    def _time(text):  # digits are Unix seconds, anything else an ISO 8601 time
+        return int(text) if text is not None and text.isdigit() else text
+
+    body = {"model_type": args.model, "search_iterations": args.iterations, "rows": args.rows,
+            "source": "feedback" if args.from_feedback else None, "since": _time(args.since),
+            "until": _time(args.until), "shadow": True if args.shadow else None}
+    try:
+        request = TrainRequest.parse({k: v for k, v in body.items() if v is not None}, generate_data=False)
+    except ValidationFailed as exc:
+        print(f"error: {exc.message}: {exc.fields}", file=sys.stderr)
+        return 2
     if args.generate_data and args.seed is None:
         request = dataclasses.replace(request, generate_data=True)
     return asyncio.run(commands.pipeline(config, request))

@@ -20,6 +20,8 @@ from server.monitoring.drift_metrics import DriftCollector
 from server.monitoring.drift_service import DriftService
 from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
+from server.errors import AppError
+from server.lifecycle.retrain import RetrainTriggers
 from server.lifecycle.rules import ChallengerRules
 from server.lifecycle.shadow import Shadows
 from server.services.events import EventHub
@@ -163,13 +165,35 @@ async def drift(app: web.Application) -> AsyncIterator[None]:
 
 async def training(app: web.Application) -> AsyncIterator[None]:
     """The process pool and its relay; a run in flight at shutdown is recorded as cancelled."""
-    service = TrainingService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.EVENTS], app[keys.REGISTRY])
+    service = TrainingService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.EVENTS], app[keys.REGISTRY],
+                              shadows=app[keys.SHADOWS])
     await service.start_up()
     app[keys.TRAINING] = service
+    triggers = RetrainTriggers(app[keys.CONFIG], app[keys.SESSIONS], service)
+    app[keys.TRIGGERS] = triggers
+    loop = asyncio.create_task(_run_triggers(triggers, app[keys.CONFIG].versioning.follow_interval_s))
     try:
         yield
     finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
         await service.shut_down()
+
+
+async def _run_triggers(triggers: RetrainTriggers, interval_s: float) -> None:
+    """Retrain from fed-back labels when the schedule or an alert says so (see retrain.*)."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            run_id = await triggers.check()
+            if run_id is not None:
+                log.info("retraining from feedback as run %d (%s)", run_id, triggers.last_reason)
+        except AppError as exc:  # e.g. too few labelled rows in the range: try again later
+            log.info("retrain trigger did not start a run: %s", exc.message)
+        except Exception:
+            log.exception("retrain trigger failed")
 
 
 async def close_websockets(app: web.Application) -> None:

@@ -8,6 +8,7 @@ import sys
 from typing import Any, AsyncIterator
 
 from server.config import Config
+from server.errors import AppError
 from server.services.events import EventHub
 from server.services.inference import InferenceService
 from server.services.registry import Registry
@@ -68,7 +69,11 @@ async def pipeline(config: Config, request: TrainRequest, *, only_if_empty: bool
         subscriber = hub.subscribe()
         printer = asyncio.create_task(_print_progress(subscriber.queue))
         try:
-            run_id = await service.start(request, trigger="cli")
+            try:
+                run_id = await service.start(request, trigger="cli")
+            except AppError as exc:  # e.g. too few labelled rows for a feedback retrain
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 1
             await service.wait(run_id)
         finally:
             await service.shut_down()

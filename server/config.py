@@ -165,6 +165,15 @@ class VersioningConfig(Section):
         return {"mode": value} if isinstance(value, str) else value
 
 
+class RetrainConfig(Section):
+    mix_ratio: float = Field(0.0, ge=0.0, le=100.0)
+    schedule_s: float = Field(0.0, ge=0, le=365 * 86_400)
+    on_alerts: tuple[str, ...] = Field(("dataset_drift", "f1_drop"), **_LIST)
+    min_new_labels: int = Field(500, ge=50, le=100_000_000)
+    debounce_s: float = Field(3600.0, ge=0, le=365 * 86_400)
+    lookback_s: float = Field(7 * 86_400.0, ge=60, le=365 * 86_400)
+
+
 class ThresholdConfig(Section):
     cost_fn: float = Field(5.0, ge=0.0, le=1e9)
     cost_fp: float = Field(1.0, ge=0.0, le=1e9)
@@ -282,6 +291,7 @@ class Config(BaseSettings):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 

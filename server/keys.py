@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from server.config import Config
+    from server.lifecycle.retrain import RetrainTriggers
     from server.lifecycle.rules import ChallengerRules
     from server.lifecycle.shadow import Shadows
     from server.monitoring.service import MonitoringService
@@ -34,3 +35,4 @@ MONITORING = web.AppKey["MonitoringService"]("monitoring")
 DRIFT = web.AppKey["DriftService"]("drift")
 SHADOWS = web.AppKey["Shadows"]("shadows")
 RULES = web.AppKey["ChallengerRules"]("rules")
+TRIGGERS = web.AppKey["RetrainTriggers"]("retrain_triggers")

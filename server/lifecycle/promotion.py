@@ -69,3 +69,16 @@ class Promotion:
                            "active": tag if decision.promotes else (active.tag if active else None),
                            "delta": (comparison or {}).get("delta")})
         return decision
+
+    async def to_shadow(self, tag: str, shadows, *, run_id: int) -> None:
+        """A retrained version never serves straight away: it shadows the champion first."""
+        reason = f"retrained by run {run_id}; shadows the champion until the evidence says otherwise"
+        if shadows is not None:
+            await shadows.set_shadow(tag, True, actor="rule", reason=reason)
+        else:  # the CLI: record it; servers sharing the database start shadowing when they follow
+            async with self._sessions.begin() as session:
+                version = await repo.get_version_by_tag(session, tag)
+                await repo.add_event(session, kind="shadow_started", version_id=version.id, actor="rule",
+                                     reason=reason)
+        self._hub.publish({"type": "promotion_decided", "run_id": run_id, "version": tag,
+                           "outcome": "shadow", "reason": reason})

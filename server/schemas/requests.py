@@ -20,6 +20,11 @@ class TrainBody(BaseModel):
     search_iterations: Annotated[int, Field(ge=1, le=200)] | None = None
     rows: Annotated[int, Field(ge=500, le=2_000_000, description="Rows of generated data.")] | None = None
     generate_data: bool | None = Field(None, description="Generate fresh data first (default false).")
+    source: Literal["config", "feedback"] | None = Field(
+        None, description="`feedback`: train on the labelled prediction log of [since, until).")
+    since: int | str | None = Field(None, description="Flow time, Unix seconds or ISO 8601 (source feedback).")
+    until: int | str | None = Field(None, description="Flow time, Unix seconds or ISO 8601 (source feedback).")
+    shadow: bool | None = Field(None, description="Send the new version to shadow instead of the promotion gate.")
 
 
 class RollbackBody(BaseModel):

@@ -4,14 +4,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from server.config import Config, to_plain
 from server.errors import Conflict, ValidationFailed
 from server.lifecycle.promotion import Promotion
+from server.lifecycle.retrain import export_feedback, parse_time
 from server.logs import run_id_var
 from server.services.events import EventHub
 from server.services.pool import InProcessRunner, TrainingPool
@@ -32,6 +35,12 @@ class TrainRequest:
     search_iterations: int | None = None
     rows: int | None = None
     generate_data: bool = False
+    # "feedback": train on the labelled prediction log of [since, until) (flow time, Unix s).
+    source: str | None = None
+    since: int | None = None
+    until: int | None = None
+    # The new version goes to shadow instead of through the promotion gate (retrain triggers).
+    shadow: bool = False
 
     @classmethod
     def parse(cls, body: Any, generate_data: bool) -> "TrainRequest":
@@ -41,7 +50,8 @@ class TrainRequest:
         if not isinstance(body, dict):
             raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
         errors: dict[str, str] = {}
-        unknown = set(body) - {"model_type", "search_iterations", "rows", "generate_data"}
+        unknown = set(body) - {"model_type", "search_iterations", "rows", "generate_data", "source",
+                               "since", "until", "shadow"}
         for name in sorted(unknown):
             errors[name] = "unknown field"
         model_type = body.get("model_type")
@@ -52,9 +62,24 @@ class TrainRequest:
         flag = body.get("generate_data", generate_data)
         if not isinstance(flag, bool):
             errors["generate_data"] = "must be true or false"
+        source = body.get("source")
+        if source not in (None, "config", "feedback"):
+            errors["source"] = "must be 'feedback' (the labelled prediction log) or 'config'"
+        window = {}
+        for name in ("since", "until"):
+            try:
+                window[name] = parse_time(body.get(name), name)
+            except ValidationFailed as exc:
+                errors.update(exc.fields)
+        if source != "feedback" and (window.get("since") is not None or window.get("until") is not None):
+            errors["source"] = "since/until need source 'feedback'"
+        shadow = body.get("shadow", False)
+        if not isinstance(shadow, bool):
+            errors["shadow"] = "must be true or false"
         if errors:
             raise ValidationFailed("invalid training request", fields=errors)
-        return cls(model_type, iterations, rows, bool(flag))
+        return cls(model_type, iterations, rows, bool(flag), source, window.get("since"),
+                   window.get("until"), bool(shadow))
 
 
 def _positive_int(body: dict, name: str, low: int, high: int, errors: dict[str, str]) -> int | None:
@@ -76,6 +101,8 @@ class ActiveRun:
     task: asyncio.Task | None = None
     cancel_requested: bool = False
     cancel_reason: str = "cancelled by request"
+    to_shadow: bool = False          # the new version shadows the champion instead of facing the gate
+    data_file: Path | None = None    # a feedback export, removed when the run ends
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -83,13 +110,14 @@ class TrainingService:
     """Starts runs, relays worker events into the DB and the hub, records the outcome."""
 
     def __init__(self, config: Config, sessions, hub: EventHub, registry: Registry,
-                 *, in_process: bool = False, actor: str = "api") -> None:
+                 *, in_process: bool = False, actor: str = "api", shadows=None) -> None:
         self._config = config
         self._sessions = sessions
         self._hub = hub
         self._registry = registry
         self._actor = actor
         self._promotion = Promotion(config, sessions, registry, hub)
+        self._shadows = shadows  # the server's shadow set; None in the CLI (servers follow the event)
         self._pool: TrainingPool | InProcessRunner = (
             InProcessRunner(self._on_worker_event) if in_process
             else TrainingPool(config.training.max_workers, self._on_worker_event))
@@ -128,11 +156,20 @@ class TrainingService:
             if self.active is not None:
                 raise Conflict("a training run is already active", run_id=self.active.run_id)
             spec = self._spec(request)
+            data_file = None
+            if request.source == "feedback":  # before the run row: too few labels is a 409, not a failed run
+                retrain = self._config.retrain
+                data_file, spec["feedback"] = await export_feedback(
+                    self._sessions, Path(tempfile.gettempdir()) / "congestion-feedback", request.since,
+                    request.until, mix_ratio=retrain.mix_ratio, seed=self._config.data.seed,
+                    positive_rate=self._config.data.positive_rate)
+                spec["data_path"] = str(data_file)
             async with self._sessions.begin() as session:
                 run = await repo.create_run(session, trigger=trigger, model_type=spec["model_type"],
                                             config_snapshot=spec, status="running",
                                             owner=current_owner())
-            self.active = ActiveRun(run_id=run.id, started=time.monotonic())
+            self.active = ActiveRun(run_id=run.id, started=time.monotonic(), to_shadow=request.shadow,
+                                    data_file=data_file)
             self._hub.publish({"type": "run_started", "run_id": run.id, "trigger": trigger,
                                "model_type": spec["model_type"], "elapsed_s": 0.0})
             self.active.task = asyncio.create_task(self._execute(self.active, spec))
@@ -195,6 +232,8 @@ class TrainingService:
             await self._succeed(active, version.tag, result.get("comparison"))
         finally:
             run_id_var.reset(token)
+            if active.data_file is not None:
+                active.data_file.unlink(missing_ok=True)
             self._release(active)
             active.done.set()
 
@@ -235,7 +274,10 @@ class TrainingService:
         self._hub.publish({"type": "run_finished", "run_id": active.run_id, "version": tag,
                            "elapsed_s": round(elapsed, 3)})
         try:  # the version is registered either way; a failure here must not look like a lost run
-            await self._promotion.after_training(tag, comparison, run_id=active.run_id)
+            if active.to_shadow:
+                await self._promotion.to_shadow(tag, self._shadows, run_id=active.run_id)
+            else:
+                await self._promotion.after_training(tag, comparison, run_id=active.run_id)
             await self._registry.apply_retention(actor="system")
         except Exception:
             log.exception("version %s is registered but could not be activated or retention failed", tag)
