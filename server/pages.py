@@ -40,6 +40,14 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
             "cost_fn": costs.cost_fn, "cost_fp": costs.cost_fp}
 
 
+@routes.get("/live", name="live")
+@documented("Live monitoring: windows of predictions, labels, realised and estimated F1", content=HTML, tag="pages")
+@aiohttp_jinja2.template("live.html")
+async def live(request: web.Request) -> dict[str, Any]:
+    """The Live page; its JS reads /api/monitoring/windows and follows /ws."""
+    return {**_common(request), "page": "live", "window_s": request.app[keys.CONFIG].monitoring.window_s}
+
+
 def form_limits() -> dict[str, dict[str, str]]:
     """min/max/step of each numeric form field, read from the API's published FlowRecord schema.
 
