@@ -26,6 +26,7 @@ class DatabaseState(Answer):
     revision: str | None = Field(description="Schema revision of the database.")
     head: str | None = Field(description="Newest revision this server knows.")
     ok: bool
+    error: str | None = Field(None, description="Why the database cannot be read, when it cannot.")
 
 
 class ModelState(Answer):
