@@ -137,8 +137,8 @@ class ApiConfig(Section):
     default_threshold: float = Field(0.5, ge=0.0, le=1.0)
     max_batch: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(1048576, ge=1024, le=1 << 30)
-    rate_limit_per_s: float = Field(200.0, ge=0, le=1_000_000)
-    rate_limit_burst: int = Field(400, ge=1, le=1_000_000)
+    rate_limit_per_s: float = Field(2000.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(4000, ge=1, le=1_000_000)
 
 
 PromotionMetric = Literal["f1_score", "pr_auc", "auc_roc", "precision", "recall"]

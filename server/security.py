@@ -19,6 +19,8 @@ PROTECTED_PREFIXES = ("/api/train", "/api/versions/rollback", "/api/versions/pru
 PREDICT_PATHS = ("/api/predict", "/api/explain")
 TRAIN_START_PATHS = ("/api/train", "/api/train/async")
 MAX_TRACKED_CLIENTS = 10_000
+# (bucket, client) of an admitted predict/explain request, for the per-record charge.
+RATE_CHARGE: web.RequestKey[tuple["TokenBucket", str]] = web.RequestKey("rate_charge", tuple)
 
 
 class TokenBucket:
@@ -30,13 +32,24 @@ class TokenBucket:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def take(self, client: str, now: float | None = None) -> float:
-        """0 if allowed, else seconds until a token is available."""
+        """0 if allowed (one token taken), else seconds until a token is available."""
+        return self._take(client, 1.0, now, admit=False)
+
+    def charge(self, client: str, cost: float, now: float | None = None) -> None:
+        """Take `cost` more tokens from an admitted client; the balance may go into debt.
+
+        Debt is what makes a 1,000-record batch cost 1,000 records, whatever the burst: the
+        client's next request waits until the balance is back at one token.
+        """
+        self._take(client, cost, now, admit=True)
+
+    def _take(self, client: str, cost: float, now: float | None, admit: bool) -> float:
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         wait = 0.0
-        if tokens >= 1:
-            tokens -= 1
+        if admit or tokens >= 1:
+            tokens -= cost
         else:
             wait = (1 - tokens) / self.rate
         self._buckets[client] = (tokens, now)
@@ -101,12 +114,21 @@ def make_guard(config):
                 check_token(request, token)
         client = request.remote or "unknown"
         if predict_limit and path.startswith(PREDICT_PATHS):
-            _limit(predict_limit, client)
+            _limit(predict_limit, client)  # admission: one record's token; the rest after validation
+            request[RATE_CHARGE] = (predict_limit, client)
         if train_limit and request.method == "POST" and path in TRAIN_START_PATHS:
             _limit(train_limit, client)
         return await handler(request)
 
     return guard
+
+
+def charge_records(request: web.Request, records: int) -> None:
+    """Charge a validated predict/explain request for its records beyond the one admitted."""
+    charge = request.get(RATE_CHARGE)
+    if charge is not None and records > 1:
+        bucket, client = charge
+        bucket.charge(client, records - 1)
 
 
 def _limit(bucket: TokenBucket, client: str) -> None:

@@ -10,6 +10,7 @@ from server.api.parameters import COLLAPSE_PAIRS, README_EXPLAIN_FLOW, THRESHOLD
 from server.errors import NotFound
 from server.schemas import FlowRecord, check_records, query_threshold
 from server.schemas.answers import Explanation, GlobalExplanation
+from server.security import charge_records
 
 routes = web.RouteTableDef()
 
@@ -27,6 +28,7 @@ async def explain(request: web.Request) -> web.Response:
     collapse = query_bool(request, "collapse_pairs", False)
     body = await read_json(request)
     records, _ = check_records(body, 1)
+    charge_records(request, len(records))
     out = await request.app[keys.INFERENCE].explain(records[0].record, n, collapse)
     threshold = explicit if explicit is not None else request.app[keys.REGISTRY].thresholds.for_version(out["version"])
     return json_response({

@@ -10,6 +10,7 @@ from server.api.parameters import OBSERVE, README_FLOW, THRESHOLD
 from server.schemas import check_records, query_threshold
 from server.schemas.answers import Prediction
 from server.schemas.requests import PredictBody
+from server.security import charge_records
 
 routes = web.RouteTableDef()
 
@@ -29,6 +30,7 @@ async def predict(request: web.Request) -> web.Response:
     explicit = query_threshold(request, None)
     body = await read_json(request)
     records, is_batch = check_records(body, config.api.max_batch)
+    charge_records(request, len(records))  # the rate limit counts records, not requests
     observe = query_bool(request, "observe", default=True)
     plain = [r.record for r in records]
     result = await app[keys.INFERENCE].predict(plain, observe=observe)

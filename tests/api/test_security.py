@@ -59,3 +59,23 @@ def test_token_bucket_refills_at_its_rate():
     assert bucket.take("a", now=0.0) == pytest.approx(0.5)
     assert bucket.take("b", now=0.0) == 0
     assert bucket.take("a", now=1.0) == 0
+
+
+def test_token_bucket_charges_into_debt():
+    """An admitted request can cost more than the burst; the debt delays the next one."""
+    bucket = TokenBucket(rate_per_s=10.0, burst=5)
+    assert bucket.take("a", now=0.0) == 0
+    bucket.charge("a", 99, now=0.0)  # a 100-record batch
+    assert bucket.take("a", now=0.0) == pytest.approx((1 + 95) / 10.0)
+    assert bucket.take("a", now=9.6) == 0
+
+
+async def test_predict_rate_limit_counts_records_not_requests(aiohttp_client, trained_workdir):
+    """Item 2: at 50 records/s, one 100-record batch uses up the allowance; a second request is 429."""
+    config = tiny_config(trained_workdir, CONGESTION_API__RATE_LIMIT_PER_S="50", CONGESTION_API__RATE_LIMIT_BURST="100")
+    client = await aiohttp_client(create_app(config))
+    await check_json(await client.post("/api/predict", json=[RECORD] * 100), 200)
+    limited = await client.post("/api/predict?observe=false", json=RECORD)
+    await check_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    await check_error(await client.post("/api/explain", json=RECORD), 429, "rate_limited")
