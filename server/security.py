@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from server import keys
 from server.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -16,6 +17,10 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes that change state or stream internals: token-protected when a token is configured.
 PROTECTED_PREFIXES = ("/api/train", "/api/versions/rollback", "/api/versions/prune", "/ws", "/api/feedback",
                       "/api/alerts")
+# Routes that stream events (phases, failures with their messages): the token applies to GET too.
+STREAM_PATHS = ("/ws", "/api/train/events")
+# Run fields that tell a stranger about the host: shown only to token holders when a token is set.
+_INTERNAL_SUFFIXES = ("path", "dir", "url")
 PREDICT_PATHS = ("/api/predict", "/api/explain")
 TRAIN_START_PATHS = ("/api/train", "/api/train/async")
 MAX_TRACKED_CLIENTS = 10_000
@@ -83,12 +88,36 @@ def check_same_origin(request: web.Request) -> None:
         raise Forbidden("cross-origin request refused", fields={"Origin": "must match the server's host"})
 
 
-def check_token(request: web.Request, token: str) -> None:
-    """Bearer token, compared in constant time; never logged."""
+def has_token(request: web.Request, token: str) -> bool:
+    """The request carries the bearer token (a streaming route may pass it as ?token=: browsers'
+    WebSocket and EventSource cannot set headers); compared in constant time, never logged."""
     supplied = request.headers.get("Authorization", "")
-    if not supplied.startswith("Bearer ") and request.path == "/ws":
+    if not supplied.startswith("Bearer ") and request.path in STREAM_PATHS:
         supplied = "Bearer " + request.query.get("token", "")
-    if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+    return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+
+
+def may_see_internals(request: web.Request) -> bool:
+    """True when no token is configured or the request carries it."""
+    token = request.app[keys.CONFIG].server.token
+    return not token or has_token(request, token)
+
+
+def redact_run(run: dict) -> dict:
+    """A run without its owner (host:pid) and with every path, folder or URL in its config hidden."""
+    def hide(value):
+        if isinstance(value, dict):
+            return {k: (None if isinstance(v, str) and k.lower().endswith(_INTERNAL_SUFFIXES) else hide(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [hide(v) for v in value]
+        return value
+    return {**run, "owner": None, "config_snapshot": hide(run.get("config_snapshot") or {})}
+
+
+def check_token(request: web.Request, token: str) -> None:
+    """401 unless the request carries the bearer token."""
+    if not has_token(request, token):
         raise Unauthorized("a valid bearer token is required for this route",
                            fields={"Authorization": "missing or wrong bearer token"})
 
@@ -107,10 +136,10 @@ def make_guard(config):
         if _host_name(request.host) not in hosts:
             raise ValidationFailed("unexpected Host header", fields={"Host": "not an allowed host name"})
         path = request.path
-        is_ws = path == "/ws"
-        if request.method in MUTATING or is_ws:
+        streams = path in STREAM_PATHS
+        if request.method in MUTATING or streams:
             check_same_origin(request)
-            if token and path.startswith(PROTECTED_PREFIXES):
+            if token and (streams or path.startswith(PROTECTED_PREFIXES)):
                 check_token(request, token)
         client = request.remote or "unknown"
         if predict_limit and path.startswith(PREDICT_PATHS):

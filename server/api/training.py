@@ -10,6 +10,7 @@ from server.api.parameters import GENERATE_DATA, LIMIT, RUN_ID
 from server.errors import ValidationFailed
 from server.schemas.answers import Cancelled, Run, RunList, TrainStarted
 from server.schemas.requests import TrainBody
+from server.security import may_see_internals, redact_run
 from server.services.training import TrainRequest
 from server.store import repo
 
@@ -29,10 +30,16 @@ def _run_id(request: web.Request) -> int:
     return int(raw)
 
 
+def _shown(request: web.Request, run) -> dict:
+    """A run as this client may see it (internals only with the token, when one is set)."""
+    body = plain(run)
+    return body if may_see_internals(request) else redact_run(body)
+
+
 async def _run_body(request: web.Request, run_id: int) -> dict:
     async with request.app[keys.SESSIONS]() as session:
         run = await repo.get_run(session, run_id)
-    return plain(run)
+    return _shown(request, run)
 
 
 @routes.post("/api/train/async")
@@ -78,7 +85,7 @@ async def list_runs(request: web.Request) -> web.Response:
         runs = await repo.list_runs(session, limit=limit)
     active = request.app[keys.TRAINING].active
     return json_response({"active_run_id": active.run_id if active else None,
-                              "runs": [plain(r) for r in runs]})
+                              "runs": [_shown(request, r) for r in runs]})
 
 
 @routes.get("/api/train/runs/{run_id}")

@@ -98,17 +98,31 @@ async def server_sent_events(request: web.Request) -> web.StreamResponse:
     hub = request.app[keys.EVENTS]
     subscriber = hub.subscribe()
     try:
-        await response.write(b": connected\n\n")
+        if not await _write(request, response, b": connected\n\n"):
+            return response
         while not subscriber.dropped.is_set():
             try:
                 event = await asyncio.wait_for(subscriber.queue.get(), SSE_KEEPALIVE_S)
             except asyncio.TimeoutError:
-                await response.write(b": keep-alive\n\n")
+                if not await _write(request, response, b": keep-alive\n\n"):
+                    break
                 continue
             payload = f"event: {event.get('type', 'message')}\ndata: {dumps(event)}\n\n"
-            await response.write(payload.encode())
-    except ConnectionResetError:
-        pass
+            if not await _write(request, response, payload.encode()):
+                break
     finally:
         hub.unsubscribe(subscriber)
     return response
+
+
+async def _write(request: web.Request, response: web.StreamResponse, data: bytes) -> bool:
+    """Write one SSE chunk; False (connection aborted) when the client is gone or stopped reading."""
+    try:
+        await asyncio.wait_for(response.write(data), SEND_TIMEOUT_S)
+        return True
+    except asyncio.TimeoutError:
+        log.warning("aborting a server-sent-events client that stopped reading")
+    except ConnectionError:
+        pass
+    _abort(request)
+    return False

@@ -79,3 +79,25 @@ async def test_predict_rate_limit_counts_records_not_requests(aiohttp_client, tr
     await check_error(limited, 429, "rate_limited")
     assert int(limited.headers["Retry-After"]) >= 1
     await check_error(await client.post("/api/explain", json=RECORD), 429, "rate_limited")
+
+
+async def test_streams_and_run_details_follow_one_token_policy(aiohttp_client, trained_workdir):
+    """Item 3: SSE needs the token like /ws; runs hide owner and config paths from clients without it."""
+    config = tiny_config(trained_workdir, CONGESTION_SERVER__TOKEN="s3cret-token",
+                         CONGESTION_DATA__PATH=str(trained_workdir / "secret-flows.parquet"))
+    client = await aiohttp_client(create_app(config))
+    await check_error(await client.get("/api/train/events"), 401, "unauthorized")
+    await check_error(await client.get("/api/train/events?token=wrong"), 401, "unauthorized")
+    async with client.get("/api/train/events?token=s3cret-token") as stream:
+        assert stream.status == 200
+        assert await stream.content.readuntil(b"\n\n") == b": connected\n\n"
+    # A run whose snapshot names the data file and whose owner is this host.
+    await check_error(await client.post("/api/train/async", json={"model_type": "svm"}), 401)
+    started = await client.post("/api/train/async", json={}, headers={"Authorization": "Bearer s3cret-token"})
+    run_id = (await check_json(started, 202))["run_id"]
+    await client.post(f"/api/train/{run_id}/cancel", headers={"Authorization": "Bearer s3cret-token"})
+    for path in ("/api/train/runs", f"/api/train/runs/{run_id}"):
+        hidden = await (await client.get(path)).text()
+        assert "secret-flows" not in hidden and '"owner": null' in hidden.replace('"owner":null', '"owner": null')
+        shown = await (await client.get(path, headers={"Authorization": "Bearer s3cret-token"})).text()
+        assert "secret-flows" in shown
