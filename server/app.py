@@ -17,7 +17,7 @@ from server import observability
 from server.monitoring.service import MonitoringService
 from server.middlewares import errors_middleware, security_headers
 from server.monitoring.drift_metrics import DriftCollector
-from server.monitoring.drift_service import DriftService
+from server.monitoring.drift_service import DriftService, window_performance
 from server.observability import loop_lag_monitor, observe_middleware
 from server.security import make_guard
 from server.errors import AppError
@@ -152,6 +152,8 @@ async def drift(app: web.Application) -> AsyncIterator[None]:
     """Drift windows, alert rules and webhooks, fed by the served predictions."""
     service = DriftService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.BLOBS], app[keys.EVENTS],
                            app[keys.INFERENCE])
+    if keys.MONITORING in app:
+        service.performance = window_performance(app[keys.MONITORING], service.window_s)
     await service.start()
     app[keys.DRIFT] = service
     collector = DriftCollector(service)

@@ -57,6 +57,22 @@ def window_seconds(config) -> int:
     return int(getattr(getattr(config, "monitoring", None), "window_s", 3600))
 
 
+def window_performance(monitoring, window_s: int) -> Performance:
+    """Performance of a closing window for the alert rules, from the live monitoring windows.
+
+    The estimate (CBPE) is label-free, so it is read for the window itself; labels arrive late,
+    so realised metrics and label coverage are read for the window before, which had one more
+    window of time to collect them.
+    """
+    async def performance(version: str, start: int) -> dict | None:
+        rows = {w["start_timestamp"]: w for w in await monitoring.windows_for({(start, version),
+                                                                             (start - window_s, version)})}
+        current, previous = rows.get(start) or {}, rows.get(start - window_s) or {}
+        return {"estimated": current.get("estimated"), "realised": previous.get("realised"),
+                "label_coverage": previous.get("label_coverage")}
+    return performance
+
+
 class DriftService:
     """Owns the window sketches, the alert engine and the webhook dispatcher of one server."""
 

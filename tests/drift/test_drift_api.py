@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from server import keys
 from tests.conftest import check_error, check_json
@@ -15,7 +16,16 @@ async def _serve(client, windows: range) -> None:
     for w in windows:
         body = window_flows(w, shifted=w in SHIFTED)
         await check_json(await client.post("/api/predict", json=body), 200)
+        await _logged(client, body[0]["timestamp_seconds"] // 3600 * 3600)
         await client.app[keys.DRIFT].process_pending()
+
+
+async def _logged(client, start: int) -> None:
+    """Wait until the prediction log has aggregated the window (its writer flushes every 50 ms)."""
+    deadline = time.monotonic() + 30
+    while not any(w["start_timestamp"] == start for w in await client.app[keys.MONITORING].windows(None, 100)):
+        assert time.monotonic() < deadline, "the prediction log did not flush in time"
+        await asyncio.sleep(0.05)
 
 
 async def _events(ws, kinds: set[str]) -> list[dict]:
@@ -73,6 +83,9 @@ async def test_acknowledge_and_status_filters(drift_client):
     await _serve(drift_client, range(0, 6))  # the shift is still on at the end: the alert stays open
     open_alerts = (await check_json(await drift_client.get("/api/alerts?status=open"), 200))["alerts"]
     alert = next(a for a in open_alerts if a["rule"] == "dataset_drift")
+    # No labels were fed back: coverage (from the live monitoring windows) stays 0 for 3 windows.
+    coverage = next(a for a in open_alerts if a["rule"] == "label_coverage")
+    assert coverage["evidence"]["label_coverage"] == 0 and coverage["evidence"]["windows_firing"] == 3
     acked = await check_json(await drift_client.post(f"/api/alerts/{alert['id']}/ack", json={"by": "oncall"}), 200)
     assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "oncall"
     listed = (await check_json(await drift_client.get("/api/alerts?status=acknowledged"), 200))["alerts"]
