@@ -8,7 +8,7 @@
 SELECT v.tag, v.model_type, e.kind, e.created_at AS since
 FROM model_events AS e
 JOIN model_versions AS v ON v.id = e.version_id
-WHERE e.kind IN ('activated', 'rolled_back')
+WHERE e.kind IN ('activated', 'rolled_back', 'promoted')
   AND e.created_at <= '2026-11-26 12:00:00'
 ORDER BY e.created_at DESC, e.id DESC
 LIMIT 1;

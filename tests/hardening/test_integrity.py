@@ -15,7 +15,7 @@ def _pipeline_blobs(workdir) -> dict[str, tuple[str, bool]]:
     """tag -> (sha256 of its pipeline blob, active?)."""
     with sqlite3.connect(workdir / "metadata.sqlite3") as conn:
         active = conn.execute(
-            "select version_id from model_events where kind in ('activated','rolled_back') "
+            "select version_id from model_events where kind in ('activated','rolled_back','promoted') "
             "order by created_at desc, id desc limit 1").fetchone()[0]
         rows = conn.execute("select v.tag, a.sha256, v.id from artifacts a join model_versions v "
                             "on v.id = a.version_id where a.kind = 'pipeline'").fetchall()

@@ -189,7 +189,7 @@ class RegistryMachine(RuleBasedStateMachine):
         async def active_and_previous():
             async with self.stack.sessions() as session:
                 active = await repo.active_version(session)
-                last = await repo.list_events(session, limit=1, kinds=["activated", "rolled_back"])
+                last = await repo.list_events(session, limit=1, kinds=["activated", "rolled_back", "promoted"])
             return active, (last[0].from_version_id if last else None)
 
         active, previous = self.run(active_and_previous())

@@ -200,7 +200,7 @@ async def test_activation_query_uses_the_created_at_index(
         plan = (
             await conn.exec_driver_sql(
                 f"{explain} SELECT version_id FROM model_events WHERE kind IN "
-                "('activated','rolled_back') AND created_at <= '2026-11-27' "
+                "('activated','rolled_back','promoted') AND created_at <= '2026-11-27' "
                 "ORDER BY created_at DESC, id DESC LIMIT 1"
             )
         ).all()
