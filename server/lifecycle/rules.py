@@ -56,9 +56,11 @@ class ChallengerRules:
             for tag in self._shadows.versions:
                 comparison = await challenge.compare(self._sessions, self._config, tag)
                 if comparison["verdict"] == "challenger_better":
+                    tests = comparison["evidence"]
+                    delong_p = tests["delong"]["p_value"]
                     reason = (f"shadow won on {comparison['labelled']} paired labelled rows "
-                              f"(McNemar p={comparison['evidence']['mcnemar']['p_value']:.3g}, "
-                              f"DeLong p={comparison['evidence']['delong']['p_value']:.3g})")
+                              f"(McNemar p={tests['mcnemar']['p_value']:.3g}, DeLong p="
+                              f"{'n/a' if delong_p is None else format(delong_p, '.3g')})")
                     moves.append(await self.promote(tag, actor="rule", reason=reason))
                     break  # one move per pass: the next pass sees the new champion
         return moves

@@ -53,7 +53,7 @@ def _structural_components(y: np.ndarray, scores: np.ndarray) -> tuple[float, np
 def delong_test(y: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, level: float = 0.95) -> dict:
     """DeLong's paired test of ROC AUC(A) - AUC(B), with a normal confidence interval."""
     y = np.asarray(y).astype(int)
-    if len(np.unique(y)) < 2:
+    if min(int(y.sum()), int(len(y) - y.sum())) < 2:  # variances need two rows of each class
         return {"test": "delong", "auc_a": None, "auc_b": None, "delta": None, "low": None,
                 "high": None, "p_value": None}
     auc_a, v10_a, v01_a = _structural_components(y, np.asarray(scores_a, dtype=float))

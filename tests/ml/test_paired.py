@@ -91,3 +91,9 @@ def test_cost_ratio_moves_the_recommended_threshold():
     cheap_misses = threshold_curve(y, a, cost_fn=1.0, cost_fp=10.0)["recommended"]["threshold"]
     dear_misses = threshold_curve(y, a, cost_fn=10.0, cost_fp=1.0)["recommended"]["threshold"]
     assert dear_misses < cheap_misses
+
+
+def test_delong_with_a_single_positive_gives_no_verdict_instead_of_a_warning():
+    y = np.array([0, 0, 0, 1])
+    result = delong_test(y, np.array([0.1, 0.2, 0.3, 0.9]), np.array([0.3, 0.2, 0.1, 0.8]))
+    assert result["p_value"] is None and result["delta"] is None
