@@ -131,6 +131,9 @@ class ModelConfig(Section):
     imbalance: ImbalanceConfig = Field(default_factory=ImbalanceConfig)
     random_forest: ModelFamilyConfig = Field(default_factory=ModelFamilyConfig)
     xgboost: ModelFamilyConfig = Field(default_factory=ModelFamilyConfig)
+    update: Literal["retrain", "continue"] = "retrain"
+    continue_rounds: int = Field(20, ge=1, le=10_000)
+    continue_trees: int = Field(20, ge=1, le=10_000)
 
 
 class ApiConfig(Section):

@@ -30,8 +30,8 @@ class Promotion:
 
     async def champion(self) -> dict[str, Any] | None:
         """What the worker needs to score the active version on its hold-out (verified bytes)."""
-        if self.mode != "auto":
-            return None
+        if self.mode != "auto" and self._config.model.update != "continue":
+            return None  # nobody needs it: no gate to feed, nothing to continue from
         async with self._sessions() as session:
             active = await repo.active_version(session)
         artifact = active.artifact("pipeline") if active else None
@@ -42,7 +42,7 @@ class Promotion:
         except Exception as exc:  # the gate then holds the new version rather than guessing
             log.warning("cannot read the active version %s for the promotion gate: %s", active.tag, exc)
             return None
-        return {"version": active.tag, "pipeline": pipeline,
+        return {"version": active.tag, "pipeline": pipeline, "model_type": active.model_type,
                 "threshold": self._thresholds.for_version(active.tag)}
 
     async def after_training(self, tag: str, comparison: dict[str, Any] | None, *,

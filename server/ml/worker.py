@@ -16,6 +16,7 @@ from .errors import DataError, TrainingError
 from .compare import compare_with_champion
 from .calibration import fit_calibration
 from .evaluate import evaluate
+from .incremental import champion_frame, continue_training
 from .explain import Explainer
 from .pipeline import build_pipeline, param_grid
 from .plots import eda_plots, evaluation_plots
@@ -134,11 +135,18 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         def report(done: int, total: int) -> None:
             phases.emit({"type": "progress", "phase": "training", "done": done, "total": total})
 
-        result = run_search(
-            pipeline, X.iloc[:split], y[:split], param_grid(model_cfg, model_type), n_iter=n_iter,
-            cv_splits=int(model_cfg.get("cv_splits", 3)), scoring=str(model_cfg.get("scoring", "average_precision")),
-            tolerance=float(model_cfg.get("cost_tolerance", 0.0)), random_state=random_state, progress=report,
-        )
+        champion = spec.get("champion") or {}
+        if model_cfg.get("update") == "continue" and champion.get("pipeline"):
+            # Grow the champion on these rows instead of searching anew (seed roadmap: incremental).
+            X = champion_frame(joblib.load(io.BytesIO(champion["pipeline"])), df)
+            result = continue_training(champion["pipeline"], X.iloc[:split], y[:split], model_cfg)
+            model_type = champion.get("model_type", model_type)
+        else:
+            result = run_search(
+                pipeline, X.iloc[:split], y[:split], param_grid(model_cfg, model_type), n_iter=n_iter,
+                cv_splits=int(model_cfg.get("cv_splits", 3)), scoring=str(model_cfg.get("scoring", "average_precision")),
+                tolerance=float(model_cfg.get("cost_tolerance", 0.0)), random_state=random_state, progress=report,
+            )
         fitted = result.estimator
     with phases.phase("scoring"):
         proba = fitted.predict_proba(X.iloc[split:])[:, 1]
