@@ -1,6 +1,6 @@
 """Closing the loop end to end: shift -> alert -> retrain from feedback -> shadow -> promotion.
 
-    python bench/loop.py [--rows 40000] [--window-s 3600] [--scenario label_prior_shift=1.0]
+    python bench/loop.py [--rows 40000] [--window-s 3600] [--scenario label_prior_shift=1.0] [--update continue]
 
 Replays generated flows (seed 11) whose scenario starts half-way through, in time order, through
 /api/predict of an in-process server with the default model; true labels come back one window
@@ -32,7 +32,7 @@ def _knobs(text: str) -> dict:
     return {name: float(value)}
 
 
-async def replay(workdir: Path, knobs: dict, rows: int, window_s: int) -> None:
+async def replay(workdir: Path, knobs: dict, rows: int, window_s: int, update: str = "retrain") -> None:
     from sklearn.metrics import f1_score
 
     from server import keys
@@ -47,6 +47,7 @@ async def replay(workdir: Path, knobs: dict, rows: int, window_s: int) -> None:
     records = frame.drop(columns=["congestion", "p_true", "hour"], errors="ignore").to_dict("records")
     app = _app(workdir, CONGESTION_MONITORING__WINDOW_S=str(window_s), CONGESTION_MONITORING__FLUSH_INTERVAL_S="0.2",
                CONGESTION_API__MAX_BATCH="1000", CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0",
+               CONGESTION_MODEL__UPDATE=update,
                CONGESTION_VERSIONING__PROMOTION__MIN_LABELS="300", CONGESTION_RETRAIN__DEBOUNCE_S="0",
                CONGESTION_RETRAIN__MIN_NEW_LABELS="1000", CONGESTION_RETRAIN__LOOKBACK_S=str(4 * window_s),
                CONGESTION_RETRAIN__ON_ALERTS="[dataset_drift, feature_drift, prediction_drift, f1_drop, "
@@ -94,7 +95,8 @@ async def replay(workdir: Path, knobs: dict, rows: int, window_s: int) -> None:
         by_window[(window_start, version)][1].append(prediction)
     conn.close()
     shift_window = shift_ts // window_s
-    print(f"\nscenario {knobs} from window {shift_window} ({rows:,} flows, {window_s} s windows)")
+    print(f"\nscenario {knobs} from window {shift_window} ({rows:,} flows, {window_s} s windows, "
+          f"model.update={update})")
     print(f"{'window':>8} {'version':>16} {'rows':>6} {'F1':>6}  phase")
     for (window_start, version), (y, d) in sorted(by_window.items()):
         w = window_start // window_s
@@ -117,11 +119,13 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=40_000)
     parser.add_argument("--window-s", type=int, default=3600)
     parser.add_argument("--scenario", default="label_prior_shift=1.0")
+    parser.add_argument("--update", choices=["retrain", "continue"], default="retrain",
+                        help="model.update of the triggered retrains: full retrain or incremental")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="congestion-loop-") as tmp:
         workdir = Path(tmp)
         ensure_model(workdir)
-        await replay(workdir, _knobs(args.scenario), args.rows, args.window_s)
+        await replay(workdir, _knobs(args.scenario), args.rows, args.window_s, args.update)
 
 
 if __name__ == "__main__":
