@@ -74,6 +74,9 @@ class Promotion:
         """A retrained version never serves straight away: it shadows the champion first."""
         reason = f"retrained by run {run_id}; shadows the champion until the evidence says otherwise"
         if shadows is not None:
+            if len(shadows.versions) >= shadows.capacity:  # the oldest challenger makes room
+                oldest = shadows.versions[0]
+                await shadows.set_shadow(oldest, False, actor="rule", reason=f"replaced by {tag}, retrained later")
             await shadows.set_shadow(tag, True, actor="rule", reason=reason)
         else:  # the CLI: record it; servers sharing the database start shadowing when they follow
             async with self._sessions.begin() as session:

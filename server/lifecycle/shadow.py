@@ -48,6 +48,10 @@ class Shadows:
     def versions(self) -> list[str]:
         return sorted(self._services)
 
+    @property
+    def capacity(self) -> int:
+        return MAX_SHADOWS
+
     # -- hot path ------------------------------------------------------------------------------
 
     def offer(self, ids: list[str], records: list[dict], observe: bool) -> None:
