@@ -45,10 +45,26 @@ class Metrics:
                                        "Training phase durations", ["phase"], registry=r,
                                        buckets=(.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900))
         # Children resolved once: a labels() lookup per request costs more than the increment.
+        self._request_children: dict[tuple[str, str, int], tuple] = {}
         self._congested = self.predictions.labels("congested")
         self._clear = self.predictions.labels("clear")
         self.loop_lag = Gauge("congestion_event_loop_lag_seconds",
                               "How late the event loop woke a 1 s timer, last sample", registry=r)
+
+    def observe_request(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count and time one request; label children are resolved once per combination.
+
+        Route templates, methods and statuses are few, so the memo is bounded by the app's routes;
+        a `labels()` call per request (tuple building, lock, dict lookup) costs more than the update.
+        """
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            if len(self._request_children) < 4096:
+                self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def count_decisions(self, positives: int, total: int) -> None:
         """Count one request's answers by decision."""
@@ -123,8 +139,7 @@ async def observe_middleware(request: web.Request, handler) -> web.StreamRespons
         elapsed = time.perf_counter() - started
         metrics = request.app[keys.METRICS]
         route = route_label(request)
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        metrics.observe_request(request.method, route, status, elapsed)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("%s %s %d %.1fms", request.method, route, status, elapsed * 1000)
         request_id_var.reset(token)
