@@ -140,8 +140,12 @@ async def observe_middleware(request: web.Request, handler) -> web.StreamRespons
         metrics = request.app[keys.METRICS]
         route = route_label(request)
         metrics.observe_request(request.method, route, status, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("%s %s %d %.1fms", request.method, route, status, elapsed * 1000)
+        # Successful requests log at DEBUG: at INFO every predict wrote a line to the console and
+        # the rotating file (5 MB rotated every minute under load: no history, and ~10% of a
+        # predict's CPU). Refusals and errors still log at INFO; counts live in the metrics.
+        level = logging.DEBUG if status < 400 else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(level, "%s %s %d %.1fms", request.method, route, status, elapsed * 1000)
         request_id_var.reset(token)
 
 

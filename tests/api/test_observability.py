@@ -70,6 +70,7 @@ async def test_unmatched_routes_do_not_explode_label_cardinality(client):
 async def test_json_logs_parse_and_carry_the_request_id(client, tmp_path):
     level = logging.getLogger().level
     setup_logging(LoggingConfig(dir=str(tmp_path), level="INFO", format="json"), file_name="t.log")
+    logging.getLogger("server.access").setLevel(logging.DEBUG)  # successes' access lines are DEBUG
     try:
         ids = []
         for _ in range(3):
@@ -82,9 +83,22 @@ async def test_json_logs_parse_and_carry_the_request_id(client, tmp_path):
     finally:
         remove_handlers()
         logging.getLogger().setLevel(level)
+        logging.getLogger("server.access").setLevel(logging.NOTSET)
     lines = (tmp_path / "t.log").read_text().splitlines()
     parsed = [json.loads(line) for line in lines]
     logged_ids = {p.get("request_id") for p in parsed}
     assert set(ids) <= logged_ids and "abc-123" in logged_ids
     assert "hunter2" not in "\n".join(lines)
     assert "192.168.1.10" not in "\n".join(lines), "request bodies are never logged"
+
+
+async def test_access_log_is_quiet_for_successes_at_info(client, caplog):
+    """Issue 12: at the default INFO level a 200 writes no access line; a refused request does."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="server.access")
+    await client.get("/healthz")
+    assert not [r for r in caplog.records if r.name == "server.access"]
+    await client.get("/api/no-such-route")
+    lines = [r.getMessage() for r in caplog.records if r.name == "server.access"]
+    assert len(lines) == 1 and " 404 " in lines[0]
