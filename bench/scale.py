@@ -76,7 +76,7 @@ def _worker_peaks(client, peaks: dict, stop: threading.Event) -> None:
         stop.wait(0.5)
 
 
-def _dask_run(kind: str, folder: str, workers: int, memory_limit: str, out, model_dir: str = "") -> None:
+def _dask_run(kind: str, folder: str, workers: int, memory_limit: str, model_dir: str, out) -> None:
     from distributed import Client, LocalCluster
 
     from server.config import load_config
@@ -113,7 +113,7 @@ class _Bundle:
     """What score_dataset reads from a serving bundle."""
 
     def __init__(self, pipeline) -> None:
-        from server.services.inference import _window_spec
+        from server.services.bundle import _window_spec
 
         self.pipeline, self.version, self.window_spec = pipeline, "bench", _window_spec(pipeline)
 
