@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+import re
 import types
 from typing import Annotated, Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
 
@@ -168,13 +169,33 @@ class VersioningConfig(Section):
         return {"mode": value} if isinstance(value, str) else value
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
 class RetrainConfig(Section):
     mix_ratio: float = Field(0.0, ge=0.0, le=100.0)
-    schedule_s: float = Field(0.0, ge=0, le=365 * 86_400)
+    schedule: float = Field(0.0, ge=0, le=365 * 86_400)
     on_alerts: tuple[str, ...] = Field(("dataset_drift", "f1_drop"), **_LIST)
     min_new_labels: int = Field(500, ge=50, le=100_000_000)
     debounce_s: float = Field(3600.0, ge=0, le=365 * 86_400)
     lookback_s: float = Field(7 * 86_400.0, ge=60, le=365 * 86_400)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """``retrain.schedule`` reads as seconds or as a duration such as ``30m``, ``6h``, ``1d``; ``off`` is 0."""
+        if value is False:  # YAML reads a bare `off` as false
+            return 0.0
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text in ("off", "never", "none", ""):
+            return 0.0
+        match = _DURATION.fullmatch(text)
+        if match is None:
+            raise ValueError("use seconds or a duration such as 30m, 6h or 1d (off: no schedule)")
+        return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
 
 
 class ThresholdConfig(Section):

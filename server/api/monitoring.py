@@ -11,6 +11,7 @@ from server import keys
 from server.api.common import json_response, query_int
 from server.api.openapi_spec import Param, documented
 from server.errors import ValidationFailed
+from server.lifecycle import challenge
 from server.monitoring import store
 from server.schemas.monitoring import MonitoringSummary, Tag, Window
 
@@ -35,7 +36,9 @@ async def windows(request: web.Request) -> web.Response:
     """The newest windows (per version), newest first: `?version=`, `?limit=` (24, at most 1000)."""
     version = _version(request)
     limit = query_int(request, "limit", 24, 1, 1000)
-    return json_response(await request.app[keys.MONITORING].windows(version, limit))
+    windows = await request.app[keys.MONITORING].windows(version, limit)
+    return json_response(await challenge.attach_to_windows(request.app[keys.SESSIONS], request.app[keys.CONFIG],
+                                                           windows))
 
 
 @routes.get("/api/monitoring/summary")

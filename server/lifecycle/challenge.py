@@ -65,3 +65,29 @@ async def compare(sessions, config, tag: str, *, served_by: str | None = None) -
     if served_by is not None:
         rows = [r for r in rows if r[6] == served_by]
     return compare_rows(rows, tag, policy.min_labels, tuple(policy.metrics), float(policy.margin))
+
+
+async def attach_to_windows(sessions, config, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give each monitoring window its shadows: both versions' realised metrics on the window's same
+    labelled rows and their paired comparison (a verdict only past `min_labels` rows)."""
+    starts = [w["start_timestamp"] for w in windows if w.get("start_timestamp") is not None]
+    if not starts:
+        return windows
+    async with sessions() as session:
+        rows = await repo_shadow.paired_rows_in_windows(session, min(starts), max(starts))
+    groups: dict[tuple[int, str], dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for shadow_version, *paired in rows:
+        groups[(int(paired[5]), paired[6])][shadow_version].append(tuple(paired))
+    policy = config.versioning.promotion
+    for window in windows:
+        by_shadow = groups.get((window.get("start_timestamp"), window["version"]), {})
+        window["shadows"] = [_window_comparison(by_shadow[tag], tag, policy) for tag in sorted(by_shadow)]
+    return windows
+
+
+def _window_comparison(rows: list[tuple], tag: str, policy) -> dict[str, Any]:
+    compared = compare_rows(rows, tag, policy.min_labels, tuple(policy.metrics), float(policy.margin))
+    (window,) = compared["windows"]
+    return {"version": tag, "labelled": compared["labelled"], "min_labels": compared["min_labels"],
+            "champion": window["champion"], "shadow": window["shadow"],
+            "verdict": compared["verdict"], "evidence": compared["evidence"]}

@@ -134,7 +134,7 @@ class RetrainTriggers:
         if self._training.active is not None or now - self._last < settings.debounce_s:
             return None
         alerts = await self._open_alert_rules()
-        scheduled = settings.schedule_s > 0 and now - self._last >= settings.schedule_s
+        scheduled = settings.schedule > 0 and now - self._last >= settings.schedule
         if not (alerts or scheduled):
             return None
         labels = await self._new_labels()

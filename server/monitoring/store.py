@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.monitoring.ids import id_floor
 from server.store.run_owner import owner_alive, parse_owner
 from server.store.tables import ModelVersion, VersionMetrics
+from server.store.tables_lifecycle import ShadowPrediction
 from server.store.tables_monitoring import MonitoringWindowState, MonitoringWriter, PredictionLog
 
 PRUNE_CHUNK = 50_000
@@ -125,17 +126,25 @@ async def calibration(conn: AsyncConnection, version: str) -> dict | None:
 
 
 async def prune(conn: AsyncConnection, retention_days: float) -> int:
-    """Delete predictions that arrived before the retention horizon, by id (= time) range."""
+    """Delete predictions that arrived before the retention horizon, by id (= time) range, and the
+    shadow scores of those predictions with them (a shadow score without its logged row pairs with nothing)."""
     cutoff = utcnow() - timedelta(days=retention_days)
     floor = id_floor(cutoff.timestamp())
+    removed = await _delete_ids_below(conn, PredictionLog, PredictionLog.id, floor)
+    await _delete_ids_below(conn, ShadowPrediction, ShadowPrediction.prediction_id, floor)
+    await conn.execute(delete(MonitoringWindowState).where(MonitoringWindowState.updated_at < cutoff))
+    return removed
+
+
+async def _delete_ids_below(conn: AsyncConnection, table, id_column, floor: str) -> int:
+    """Delete in id chunks so one prune never holds a long lock or a huge transaction log."""
     removed = 0
     while True:
-        chunk = select(PredictionLog.id).where(PredictionLog.id < floor).order_by(PredictionLog.id).limit(PRUNE_CHUNK)
-        result = await conn.execute(delete(PredictionLog).where(PredictionLog.id.in_(chunk)))
+        chunk = select(id_column).where(id_column < floor).order_by(id_column).limit(PRUNE_CHUNK)
+        result = await conn.execute(delete(table).where(id_column.in_(chunk)))
         removed += result.rowcount or 0
         if (result.rowcount or 0) < PRUNE_CHUNK:
             break
-    await conn.execute(delete(MonitoringWindowState).where(MonitoringWindowState.updated_at < cutoff))
     return removed
 
 

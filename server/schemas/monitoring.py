@@ -48,6 +48,16 @@ class WindowMetrics(Answer):
     brier: float | None = None
 
 
+class WindowShadow(Answer):
+    version: str
+    labelled: int
+    min_labels: int
+    champion: dict[str, Any] = Field(description="The serving version's realised metrics on the paired rows.")
+    shadow: dict[str, Any] = Field(description="The shadow's realised metrics on the same rows.")
+    verdict: str
+    evidence: dict[str, Any] | None = Field(description="McNemar (exact) and DeLong on the paired rows.")
+
+
 class Window(Answer):
     start: datetime
     end: datetime
@@ -62,6 +72,9 @@ class Window(Answer):
     label_lag_p95_s: float | None = None
     realised: WindowMetrics | None
     estimated: WindowMetrics | None = Field(description="CBPE estimate from the probabilities alone.")
+    shadows: list[WindowShadow] = Field(default_factory=list, description=(
+        "Each shadow that scored this window's labelled rows: its and the serving version's metrics on "
+        "those same rows, and the paired comparison (verdict too_few_labels below min_labels)."))
 
 
 class MonitoringSummary(Answer):

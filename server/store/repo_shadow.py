@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.store.tables_lifecycle import ShadowPrediction
@@ -41,7 +41,19 @@ async def scored_count(session: AsyncSession, version: str) -> int:
         select(func.count()).select_from(ShadowPrediction).where(ShadowPrediction.version == version)))
 
 
-async def prune_before(session: AsyncSession, window_start: int) -> int:
-    """Retention: drop shadow scores of windows older than the prediction log keeps."""
-    result = await session.execute(delete(ShadowPrediction).where(ShadowPrediction.window_start < window_start))
-    return int(result.rowcount or 0)
+
+async def paired_rows_in_windows(session: AsyncSession, first_window: int, last_window: int,
+                                 *, limit: int = 1_000_000) -> list[tuple]:
+    """`paired_rows`' columns preceded by the shadow version, for every shadow whose labelled
+    predictions fall in windows first_window..last_window (the monitoring windows' own range)."""
+    query = (
+        select(ShadowPrediction.version, PredictionLog.label, PredictionLog.probability, PredictionLog.prediction,
+               ShadowPrediction.probability, ShadowPrediction.prediction, PredictionLog.window_start,
+               PredictionLog.version)
+        .join(ShadowPrediction, ShadowPrediction.prediction_id == PredictionLog.id)
+        .where(PredictionLog.label.is_not(None),
+               PredictionLog.window_start >= first_window, PredictionLog.window_start <= last_window)
+        .order_by(PredictionLog.id)
+        .limit(limit)
+    )
+    return [tuple(row) for row in (await session.execute(query)).all()]

@@ -134,3 +134,15 @@ def test_cli_config_flag_is_honoured(tmp_path: Path, capsys):
     path.write_text("server:\n  port: 'x'\n")
     assert main(["db", "current", "--config", str(path)]) == 2
     assert "server.port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("raw, seconds", [("off", 0.0), ("90", 90.0), ("30m", 1800.0), ("6h", 21_600.0),
+                                          ("1d", 86_400.0), ("1.5h", 5400.0)])
+def test_the_retrain_schedule_reads_durations(raw, seconds):
+    assert load_config(environ={"CONGESTION_RETRAIN__SCHEDULE": raw}).retrain.schedule == seconds
+
+
+def test_the_shipped_retrain_schedule_is_off_and_a_bad_duration_names_the_key():
+    assert load_config(environ={}).retrain.schedule == 0.0
+    with pytest.raises(ConfigError, match=r"retrain\.schedule"):
+        load_config(environ={"CONGESTION_RETRAIN__SCHEDULE": "weekly"})

@@ -74,7 +74,7 @@ async def test_feedback_training_requests_are_checked(client):
 
 @pytest.mark.slow
 async def test_the_schedule_trigger_waits_for_labels_then_retrains_into_shadow(aiohttp_client, trained_workdir):
-    config = tiny_config(trained_workdir, **SMALL, CONGESTION_RETRAIN__SCHEDULE_S="1",
+    config = tiny_config(trained_workdir, **SMALL, CONGESTION_RETRAIN__SCHEDULE="1s",
                          CONGESTION_RETRAIN__DEBOUNCE_S="0", CONGESTION_RETRAIN__MIN_NEW_LABELS="100")
     client = await aiohttp_client(create_app(config))
     triggers = client.app[keys.TRIGGERS]

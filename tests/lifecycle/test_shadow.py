@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 from statsmodels.stats.contingency_tables import mcnemar
 
 from server import keys
@@ -104,6 +105,21 @@ async def test_the_paired_comparison_equals_statsmodels_and_promotion_attaches_i
     table = [[np.sum(right_s & right_c), np.sum(right_s & ~right_c)], [np.sum(~right_s & right_c), np.sum(~right_s & ~right_c)]]
     assert comparison["evidence"]["mcnemar"]["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-12)
     assert sum(w["labelled"] for w in comparison["windows"]) == 160
+
+    # The monitoring windows carry the same pairing: both versions' metrics on each window's labelled rows.
+    windows = await check_json(await client.get(f"/api/monitoring/windows?version={champion}"), 200)
+    entries = [(w, s) for w in windows for s in w["shadows"]]
+    assert {s["version"] for _, s in entries} == {challenger}
+    assert sum(s["labelled"] for _, s in entries) == 160
+    by_id = {a["prediction_id"]: (a, y) for a, y in zip(answers, truth)}
+    window_of = dict(execute_sql(config.storage.database_url, "SELECT id, window_start FROM predictions"))
+    for window, entry in entries:
+        rows = [by_id[pid] for pid, start in window_of.items() if start == window["start_timestamp"]]
+        y = np.array([t for _, t in rows])
+        assert entry["champion"]["f1_score"] == pytest.approx(
+            f1_score(y, [a["prediction"] for a, _ in rows], zero_division=0), abs=1e-12)
+        assert entry["shadow"]["f1_score"] == pytest.approx(
+            f1_score(y, [shadow_pred[a["prediction_id"]] for a, _ in rows], zero_division=0), abs=1e-12)
 
     await check_error(await client.post(f"/api/versions/{challenger}/promote", json={}), 400, field="reason")
     await check_error(await client.post(f"/api/versions/{champion}/promote", json={"reason": "x"}), 409)

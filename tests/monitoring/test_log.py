@@ -54,3 +54,35 @@ async def test_sampled_log_keeps_a_share_of_rows_but_windows_count_every_predict
                                                    "where part = 'predictions'")
     counted = sum((json.loads(s) if isinstance(s, str) else s)["n"] for (s,) in states)
     assert counted == 20
+
+
+async def test_retention_prunes_old_predictions_and_their_shadow_scores(aiohttp_client, trained_config,
+                                                                         trained_workdir):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from server.monitoring import store
+
+    client = await aiohttp_client(create_app(trained_config))
+    answers = await _predict(client, [flow(i) for i in range(5)])
+    await client.close()
+    ids = [a["prediction_id"] for a in answers]
+    for pid in ids:  # shadow scores of the same predictions, as the shadow scorer writes them
+        backends.execute_sql(trained_workdir, "insert into shadow_predictions (prediction_id, version, window_start, "
+                             f"probability, prediction, threshold, scored_at) values ('{pid}', 'v-shadow', 0, 0.5, 1, "
+                             "0.5, '2026-01-01 00:00:00')")
+    # Three predictions "arrived" in 1990: their ids carry the arrival time, so rewrite that part.
+    for pid in ids[:3]:
+        old = "00" + pid[2:]
+        for table, column in (("predictions", "id"), ("shadow_predictions", "prediction_id")):
+            backends.execute_sql(trained_workdir, f"update {table} set {column} = '{old}' where {column} = '{pid}'")
+
+    engine = create_async_engine(trained_config.storage.database_url)
+    try:
+        async with engine.begin() as conn:
+            removed = await store.prune(conn, retention_days=30)
+    finally:
+        await engine.dispose()
+    assert removed == 3
+    assert [r[0] for r in backends.execute_sql(trained_workdir, "select id from predictions order by id")] == ids[3:]
+    kept = backends.execute_sql(trained_workdir, "select prediction_id from shadow_predictions order by prediction_id")
+    assert [r[0] for r in kept] == ids[3:]
