@@ -4,13 +4,14 @@
 -- Each query starts with a "-- name:" line; tests/store/test_example_queries.py runs them all.
 
 -- name: Which version was active at a given time
--- Replace the timestamp; the latest activation or rollback at or before it wins.
+-- Replace the timestamp; the latest activation or rollback at or before it wins. "Latest" is the
+-- highest id (assigned by the database), not created_at: another host's clock may be skewed.
 SELECT v.tag, v.model_type, e.kind, e.created_at AS since
 FROM model_events AS e
 JOIN model_versions AS v ON v.id = e.version_id
 WHERE e.kind IN ('activated', 'rolled_back', 'promoted')
   AND e.created_at <= '2026-11-26 12:00:00'
-ORDER BY e.created_at DESC, e.id DESC
+ORDER BY e.id DESC
 LIMIT 1;
 
 -- name: F1 trend of the last 10 versions
@@ -34,7 +35,7 @@ FROM model_events AS e
 JOIN model_versions AS t ON t.id = e.version_id
 LEFT JOIN model_versions AS f ON f.id = e.from_version_id
 WHERE e.kind = 'rolled_back'
-ORDER BY e.created_at DESC;
+ORDER BY e.id DESC;
 
 -- name: Failed or interrupted runs and why
 SELECT id, status, trigger, started_at, round(duration_s, 1) AS seconds, error

@@ -108,14 +108,16 @@ async def activate(
 
 
 async def active_version_id_at(session: AsyncSession, at: datetime | None) -> int | None:
-    """Target of the latest activated/rolled_back event at ``at`` (None: the latest of all).
+    """Target of the latest activation event at ``at`` (None: the latest of all).
 
-    One indexed query; the same SQL is in ``example_queries.sql`` for sqlite3 users.
+    "Latest" is the highest ``id``, which the database assigns at insert; ``created_at``
+    comes from the writer's clock, which may be skewed on another host, so it only bounds
+    ``at``. One indexed query; the same SQL is in ``example_queries.sql`` for sqlite3 users.
     """
     query = (
         select(ModelEvent.version_id)
         .where(ModelEvent.kind.in_(ACTIVATION_KINDS))
-        .order_by(ModelEvent.created_at.desc(), ModelEvent.id.desc())
+        .order_by(ModelEvent.id.desc())
         .limit(1)
     )
     if at is not None:
@@ -139,8 +141,8 @@ async def active_version_at(session: AsyncSession, at: datetime | None) -> Versi
 async def list_events(
     session: AsyncSession, *, limit: int = 100, kinds: Sequence[str] | None = None
 ) -> list[EventRecord]:
-    """Newest events first, with version tags resolved."""
-    query = _events_query().order_by(ModelEvent.created_at.desc(), ModelEvent.id.desc()).limit(limit)
+    """Newest events first (by the database-assigned id, not a writer's clock), tags resolved."""
+    query = _events_query().order_by(ModelEvent.id.desc()).limit(limit)
     if kinds is not None:
         for kind in kinds:
             check_choice("event kind", kind, EVENT_KINDS)
@@ -209,7 +211,7 @@ async def metrics_history(session: AsyncSession, limit: int = 20) -> MetricsHist
     query = _events_query().where(ModelEvent.kind == "rolled_back")
     if points:
         query = query.where(ModelEvent.created_at >= points[0].created_at)
-    query = query.order_by(ModelEvent.created_at, ModelEvent.id)
+    query = query.order_by(ModelEvent.id)
     rollbacks = tuple(_event(r) for r in (await session.execute(query)).all())
     return MetricsHistory(points=points, rollbacks=rollbacks)
 
