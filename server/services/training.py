@@ -206,6 +206,8 @@ class TrainingService:
             "rows": request.rows or data.rows,
             # "generate new data" means a fresh sample, not the configured one again.
             "seed": random.randrange(1, 2**31) if request.generate_data else data.seed,
+            # Stored metrics are measured where a new version will decide: the serving default.
+            "threshold": config.api.default_threshold,
             "engine": config.training.engine,
             "dask": to_plain(config.training.dask),
             "s3": to_plain(config.storage.s3),  # s3:// Parquet datasets use the blob store's endpoint

@@ -18,6 +18,15 @@ export function renderCards(metrics) {
   document.getElementById("active-version").textContent = metrics?.version ?? "none";
   document.getElementById("active-model-type").textContent = metrics ? `(${metrics.model_type.replaceAll("_", " ")})` : "";
   renderCeiling(metrics?.bayes_ceiling);
+  renderMetricsThreshold(metrics?.threshold);
+}
+
+/** The cards were measured at the threshold recorded with them, which need not be today's slider value. */
+function renderMetricsThreshold(threshold) {
+  const line = document.getElementById("m-threshold");
+  if (!line) return;
+  line.hidden = threshold == null;
+  line.textContent = threshold == null ? "" : `Precision, recall, F1 and the confusion counts: test rows at threshold ${num(threshold)}, as recorded when trained`;
 }
 
 /** Generated data knows its own limit: show it beside the cards, so a low F1 on dense data reads as the data's. */
