@@ -102,7 +102,7 @@ class PromotionDecided(Answer):
     version: str
     outcome: str
     reason: str | None
-    active: str | None
+    active: str | None = Field(None, description="The version serving after the decision (absent for `shadow`).")
     delta: Any = None
 
 

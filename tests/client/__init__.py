@@ -1,0 +1,1 @@
+"""Tests of server.client against a real server over HTTP."""
