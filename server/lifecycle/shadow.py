@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from server.errors import Conflict, Gone
+from server.errors import Conflict, Gone, IntegrityFailure, Unavailable
 from server.services.events import EventHub
 from server.services.inference import InferenceService
 from server.store import repo, repo_lifecycle, repo_shadow
@@ -36,6 +36,7 @@ class Shadows:
         self._registry = registry
         self._hub = hub
         self._services: dict[str, InferenceService] = {}
+        self._unloadable: set[str] = set()  # versions this process failed to load (logged once)
         self._pending: list[tuple[list[str], list[dict]]] = []
         self._queued = 0
         self._wake = asyncio.Event()
@@ -90,8 +91,13 @@ class Shadows:
             for tag in set(self._services) - set(wanted):
                 await self._services.pop(tag).close()
             for tag, version in wanted.items():
-                if tag not in self._services:
-                    await self._load(version)
+                if tag not in self._services and tag not in self._unloadable:
+                    try:
+                        await self._load(version)
+                    except (IntegrityFailure, Unavailable) as exc:  # this process cannot: skip, never crash
+                        log.error("not shadowing %s here: %s", tag, exc.message)
+                        if isinstance(exc, IntegrityFailure):
+                            self._unloadable.add(tag)
 
     async def _load(self, version) -> None:
         bundle = await self._registry.load_bundle(version)

@@ -158,6 +158,10 @@ class Registry:
             raise IntegrityFailure(f"model version {version.tag} is missing its {exc} artifact") from None
         except OSError as exc:  # an object store that does not answer: the served model stays
             raise Unavailable(f"could not read model version {version.tag}: {exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a pickle of other library versions, a failed warm-up
+            log.debug("loading version %s failed", version.tag, exc_info=True)
+            raise IntegrityFailure(f"model version {version.tag} cannot be loaded by this server: "
+                                   f"{type(exc).__name__}: {exc}") from None
 
     async def _collect_garbage_if_reachable(self) -> None:
         """Best-effort clean-up after a failed save; a store that is down is collected later."""
@@ -178,7 +182,14 @@ class Registry:
         return await asyncio.to_thread(self._blobs.gc, referenced, blob_grace_s=grace)
 
     async def load_at_start_up(self) -> None:
-        """Remove orphan blobs, then serve the active version or else the newest that verifies."""
+        """Remove orphan blobs, then serve the active version or else the newest that loads.
+
+        A version this process cannot load (a bad or missing blob here, a pickle of other
+        library versions, a failed warm-up) is a local problem: the fallback is served and
+        reported in /readyz and the log, and no event is written, so servers sharing the
+        database keep what they serve. Only a database with no activation at all, whose
+        newest version loads, gets an ``activated`` event (every server would pick the same).
+        """
         await self.thresholds.refresh()
         try:
             removed = await self._collect_garbage()
@@ -198,16 +209,20 @@ class Registry:
             except IntegrityFailure as exc:
                 log.error("%s", exc.message)
                 problems.append(exc.message)
+                self._unloadable.add(version.tag)  # the follower does not retry it every interval
                 continue
             except Unavailable as exc:  # the store is down, not the version bad: pick no other
                 log.error("%s", exc.message)
                 problems.append(exc.message)
                 break
-            if active is None or version.id != active.id:
+            if active is None and not problems:
                 async with self._sessions.begin() as session:
                     await repo.add_event(session, kind="activated", version_id=version.id,
-                                         from_version_id=active.id if active else None,
-                                         actor="startup", reason="; ".join(problems) or "no active version")
+                                         actor="startup", reason="no active version")
+            elif problems:
+                problems.append(f"serving {version.tag} in this process only "
+                                f"(the database's active version is {active.tag if active else 'none'})")
+                log.warning("%s", problems[-1])
             self._inference.swap(bundle, degraded="; ".join(problems) or None)
             return
         self._inference.swap(None, degraded="; ".join(problems) or None)

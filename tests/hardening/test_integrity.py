@@ -16,10 +16,19 @@ def _pipeline_blobs(workdir) -> dict[str, tuple[str, bool]]:
     with sqlite3.connect(workdir / "metadata.sqlite3") as conn:
         active = conn.execute(
             "select version_id from model_events where kind in ('activated','rolled_back','promoted') "
-            "order by created_at desc, id desc limit 1").fetchone()[0]
+            "order by id desc limit 1").fetchone()[0]
         rows = conn.execute("select v.tag, a.sha256, v.id from artifacts a join model_versions v "
                             "on v.id = a.version_id where a.kind = 'pipeline'").fetchall()
     return {tag: (sha, vid == active) for tag, sha, vid in rows}
+
+
+RECORD = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
+          "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
+
+
+def _events(workdir) -> list[tuple]:
+    with sqlite3.connect(workdir / "metadata.sqlite3") as conn:
+        return conn.execute("select id, kind, version_id from model_events order by id").fetchall()
 
 
 def _blob_path(workdir, sha):
@@ -59,12 +68,18 @@ async def test_corrupted_active_blob_at_start_up_serves_the_newest_good_version(
     other_tag = next(t for t, v in blobs.items() if not v[1])
     _blob_path(trained_workdir, active_sha).write_bytes(b"garbage")
 
+    events_before = _events(trained_workdir)
+
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
     ready = await check_json(await client.get("/readyz"), 200)
     assert ready["status"] == "degraded"
-    assert active_tag in ready["degraded"]
+    assert active_tag in ready["degraded"] and other_tag in ready["degraded"]
     assert ready["model"]["version"] == other_tag
-    assert (await check_json(await client.get("/api/metrics"), 200))["version"] == other_tag
+    assert (await check_json(await client.post("/api/predict", json=RECORD), 200))["version"] == other_tag
+    # A blob missing here is this process's problem: nothing moves the servers sharing the database.
+    assert _events(trained_workdir) == events_before
+    versions = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
+    assert [v["timestamp"] for v in versions if v["active"]] == [active_tag]
 
 
 async def test_no_good_version_means_503_on_predict(aiohttp_client, trained_workdir):
@@ -73,9 +88,7 @@ async def test_no_good_version_means_503_on_predict(aiohttp_client, trained_work
     client = await aiohttp_client(create_app(tiny_config(trained_workdir)))
     ready = await check_json(await client.get("/readyz"), 200)
     assert ready["status"] == "degraded" and ready["model"]["loaded"] is False
-    record = {"packet_size": 600, "bytes_sent": 2400, "source_ip": "192.168.1.10", "dest_ip": "10.0.0.50",
-              "protocol": "TCP", "timestamp_seconds": 1700000000, "hour": 12}
-    await check_error(await client.post("/api/predict", json=record), 503)
+    await check_error(await client.post("/api/predict", json=RECORD), 503)
 
 
 class _FullDisk(LocalBlobStore):
