@@ -168,3 +168,22 @@ async def baseline(conn: AsyncConnection, version: str) -> dict | None:
     return {"precision": row.precision, "recall": row.recall, "f1": row.f1_score, "roc_auc": row.auc_roc,
             "brier": row.brier, "threshold": row.threshold, "samples": row.samples,
             "calibration": {k: calibration.get(k) for k in ("method", "ece_before", "ece_after")} or None}
+
+
+async def first_flow_after(conn: AsyncConnection, when: datetime, version: str,
+                           until: datetime | None = None) -> int | None:
+    """Event time (`timestamp_seconds`) of the first prediction `version` served in [`when`, `until`).
+
+    Places a model change on the windows' event-time axis, which for replayed traffic is not the
+    wall clock; `until` is the next change, after which the flows are another change's. The id is
+    the arrival time, so this is one primary-key range probe.
+    """
+    def floor(at: datetime) -> str:
+        return id_floor((at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp())
+
+    query = select(PredictionLog.timestamp_seconds).where(PredictionLog.id >= floor(when),
+                                                          PredictionLog.version == version)
+    if until is not None:
+        query = query.where(PredictionLog.id < floor(until))
+    row = (await conn.execute(query.order_by(PredictionLog.id).limit(1))).first()
+    return int(row[0]) if row else None

@@ -83,4 +83,15 @@ class MonitoringSummary(Answer):
     baseline: dict[str, Any] | None
 
 
-__all__ = ["FeedbackAnswer", "FeedbackBody", "MonitoringSummary", "Tag", "Window"]
+class ModelChange(Answer):
+    kind: Literal["activated", "rolled_back", "promoted"]
+    version: str
+    from_version: str | None
+    time: datetime = Field(description="When the change happened (wall clock, UTC).")
+    actor: str
+    reason: str | None
+    event_timestamp: int | None = Field(description="Event time of the first flow the new version served "
+                                        "(null until it served one): where the change sits among the windows.")
+
+
+__all__ = ["FeedbackAnswer", "FeedbackBody", "ModelChange", "MonitoringSummary", "Tag", "Window"]
