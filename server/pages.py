@@ -35,9 +35,10 @@ async def index(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
     """The monitoring dashboard; its JS fetches everything from /api and /ws."""
-    costs = request.app[keys.CONFIG].threshold
+    config = request.app[keys.CONFIG]
+    costs = config.threshold
     return {**_common(request), "page": "dashboard", "phases": PHASES,
-            "cost_fn": costs.cost_fn, "cost_fp": costs.cost_fp}
+            "cost_fn": costs.cost_fn, "cost_fp": costs.cost_fp, "f1_drop": config.alerts.f1_drop}
 
 
 @routes.get("/live", name="live")

@@ -7,7 +7,7 @@ export function colors() {
   const v = (name) => css.getPropertyValue(name).trim();
   return {
     fg: v("--fg"), muted: v("--muted"), grid: v("--grid"), pos: v("--pos"), neg: v("--neg"),
-    series: [v("--c1"), v("--c2"), v("--c3"), v("--c4")], marker: v("--marker"),
+    series: [v("--c1"), v("--c2"), v("--c3"), v("--c4")], marker: v("--marker"), band: v("--band"),
   };
 }
 

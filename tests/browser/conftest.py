@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -39,9 +40,10 @@ def _no_browser(reason: str) -> None:
 class Server:
     """The running server: its base URL and a tiny JSON client for setup steps."""
 
-    def __init__(self, base: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, base: str, env: dict[str, str] | None = None, token: str | None = None) -> None:
         self.base = base
         self.env = env or {}
+        self.token = token  # sent as a bearer token when the server was started with one
 
     def cli(self, *args: str) -> str:
         """Run `python -m server ...` as another process on the same store (as an operator would)."""
@@ -53,8 +55,10 @@ class Server:
     def call(self, path: str, method: str = "GET", body: dict | None = None, timeout: float = 120) -> dict:
         """One JSON request; raises on an HTTP error status."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
+        headers = {"Content-Type": "application/json"} if data else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
@@ -78,14 +82,15 @@ def _wait_ready(base: str, process: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="package")
-def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
-    """`python -m server serve` on a copy of the two-version template (tiny training settings)."""
-    workdir = _copy_workdir(trained_template, tmp_path_factory.mktemp("browser") / "work")
+@contextmanager
+def serve(template: Path, folder: Path, **overrides: str) -> Iterator[Server]:
+    """`python -m server serve` on a copy of `template`, with `CONGESTION_*` overrides; stopped on exit."""
+    workdir = _copy_workdir(template, folder / "work")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONGESTION_")}
     env.update(tiny_environ(workdir))
     env["CONGESTION_VERSIONING__FOLLOW_INTERVAL_S"] = "0.5"  # notice CLI changes within a test's patience
+    env.update(overrides)
     log = workdir / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port)],
@@ -93,7 +98,8 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, log)
-        yield Server(base, {k: v for k, v in env.items() if k != "CONGESTION_VERSIONING__FOLLOW_INTERVAL_S"})
+        yield Server(base, {k: v for k, v in env.items() if k != "CONGESTION_VERSIONING__FOLLOW_INTERVAL_S"},
+                     token=overrides.get("CONGESTION_SERVER__TOKEN"))
     finally:
         process.terminate()
         try:
@@ -101,6 +107,13 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="package")
+def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
+    """`python -m server serve` on a copy of the two-version template (tiny training settings)."""
+    with serve(trained_template, tmp_path_factory.mktemp("browser")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

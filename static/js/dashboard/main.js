@@ -5,6 +5,7 @@ import { bindThreshold } from "../threshold.js";
 import { toast, toastError } from "../toast.js";
 import { connectEvents } from "../ws.js";
 import { initCurve, loadCurve } from "./curve.js";
+import { loadDrops } from "./drops.js";
 import { initGallery, renderGallery } from "./gallery.js";
 import { renderCards, renderTrends } from "./metrics.js";
 import { explainSelected, initSamples, scoreSamples } from "./samples.js";
@@ -34,6 +35,7 @@ async function load() {
     activeMetrics(), api("/api/metrics/history?limit=50"), api("/api/versions/detail")]);
   await loadGlossary(metrics?.version ?? null); // before anything that names features
   renderCards(metrics);
+  await loadDrops(metrics?.version ?? null).catch(() => {}); // monitoring off or down: cards without live values
   const best = metrics?.best_f1_threshold;
   $("threshold-best").hidden = best === undefined || best === null;
   if (best !== undefined && best !== null) {
@@ -76,7 +78,11 @@ async function rollback(tag) {
   refresh();
 }
 
+let dropsTimer = null; // window updates come in bursts: one reload of the card indicators per burst
 function onEvent(event) {
+  if (event.type === "monitoring_window" && event.window?.version === shownVersion && dropsTimer === null) {
+    dropsTimer = setTimeout(() => { dropsTimer = null; loadDrops(shownVersion).catch(() => {}); }, 250);
+  }
   if (handleTrainingEvent(event)) { refresh(); return; }
   if (event.type === "hello" && shownVersion !== undefined && (event.version ?? null) !== shownVersion) refresh();
   if (event.type === "version_activated") {
