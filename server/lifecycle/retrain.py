@@ -9,7 +9,6 @@ forget the situations live traffic has not shown lately).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from datetime import datetime, timezone
@@ -25,24 +24,6 @@ from server.ml.schema import FLOW_COLUMNS, LABEL
 from server.store.tables_monitoring import PredictionLog
 
 MIN_FEEDBACK_ROWS = 50
-
-
-def parse_time(value: Any, name: str) -> int | None:
-    """Unix seconds (a number) or an ISO 8601 time (``2026-12-01T00:00:00Z``); 400 naming it."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValidationFailed(f"{name} must be Unix seconds or an ISO 8601 time", fields={name: "invalid"})
-    if isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value < 2**40:
-        return int(value)
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp())
-    raise ValidationFailed(f"{name} must be Unix seconds or an ISO 8601 time", fields={name: "invalid"})
 
 
 async def labelled_frame(sessions, since: int | None, until: int | None) -> pd.DataFrame:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from server.config import Config, to_plain
-from server.errors import Conflict, ValidationFailed
+from server.errors import Conflict
 from server.lifecycle.promotion import Promotion
-from server.lifecycle.retrain import export_feedback, parse_time
+from server.lifecycle.retrain import export_feedback
 from server.logs import run_id_var
+from server.schemas.requests import check_train_body
 from server.services.events import EventHub
 from server.services.pool import InProcessRunner, TrainingPool
 from server.services.registry import Registry
@@ -24,7 +25,6 @@ from server.store.run_owner import current_owner
 
 log = logging.getLogger(__name__)
 
-MODEL_TYPES = ("random_forest", "xgboost")
 
 
 @dataclass(frozen=True)
@@ -44,52 +44,11 @@ class TrainRequest:
 
     @classmethod
     def parse(cls, body: Any, generate_data: bool) -> "TrainRequest":
-        """Validate a JSON override body ({} or None means defaults); 400 names the field."""
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
-        errors: dict[str, str] = {}
-        unknown = set(body) - {"model_type", "search_iterations", "rows", "generate_data", "source",
-                               "since", "until", "shadow"}
-        for name in sorted(unknown):
-            errors[name] = "unknown field"
-        model_type = body.get("model_type")
-        if model_type is not None and model_type not in MODEL_TYPES:
-            errors["model_type"] = f"must be one of {list(MODEL_TYPES)}"
-        iterations = _positive_int(body, "search_iterations", 1, 200, errors)
-        rows = _positive_int(body, "rows", 500, 2_000_000, errors)
-        flag = body.get("generate_data", generate_data)
-        if not isinstance(flag, bool):
-            errors["generate_data"] = "must be true or false"
-        source = body.get("source")
-        if source not in (None, "config", "feedback"):
-            errors["source"] = "must be 'feedback' (the labelled prediction log) or 'config'"
-        window = {}
-        for name in ("since", "until"):
-            try:
-                window[name] = parse_time(body.get(name), name)
-            except ValidationFailed as exc:
-                errors.update(exc.fields)
-        if source != "feedback" and (window.get("since") is not None or window.get("until") is not None):
-            errors["source"] = "since/until need source 'feedback'"
-        shadow = body.get("shadow", False)
-        if not isinstance(shadow, bool):
-            errors["shadow"] = "must be true or false"
-        if errors:
-            raise ValidationFailed("invalid training request", fields=errors)
-        return cls(model_type, iterations, rows, bool(flag), source, window.get("since"),
-                   window.get("until"), bool(shadow))
-
-
-def _positive_int(body: dict, name: str, low: int, high: int, errors: dict[str, str]) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        errors[name] = f"must be an integer between {low} and {high}"
-        return None
-    return value
+        """Validate a JSON override body ({} or None means defaults) with TrainBody; 400 names the field."""
+        checked = check_train_body(body)
+        flag = generate_data if checked.generate_data is None else checked.generate_data
+        return cls(checked.model_type, checked.search_iterations, checked.rows, flag, checked.source,
+                   checked.since, checked.until, bool(checked.shadow))
 
 
 @dataclass
