@@ -21,6 +21,16 @@ REF_PREFIX = "#/components/schemas/"
 # Sample values of the path parameters in curl lines ($TAG as in the README's quick start).
 PATH_SAMPLES = {"timestamp": "$TAG", "run_id": "1", "alert_id": "1", "what": "model", "file": "$FILE"}
 PATTERN_SAMPLES = {r"^\d{8}_\d{6}$": "20250101_120000", "^[0-9a-f]{32}$": "0190f3c2a1b24c3d8e5f60718293a4b5"}
+MAX_DEPTH = 32
+# Free-text fields whose name says what they hold: a sample that reads like a real answer.
+NAME_SAMPLES = {"version": "20250101_120000", "timestamp": "20250101_120000", "previous": "20241231_090000",
+                "active": "20250101_120000", "from_version": "20241231_090000", "model_type": "xgboost",
+                "feature": "bytes_sent", "trigger": "api", "actor": "api",
+                "events": "/ws", "run": "/api/train/runs/1", "phase": "training", "reason": "F1 dropped",
+                "code": "validation_error", "message": "invalid flow record", "source": "holdout",
+                "kind": "model", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "url": "/download/version/model.joblib", "group": "bytes_sent", "verdict": "not enough labels"}
+EMPTY_LISTS = {"warnings", "invalid", "unknown"}
 FORMAT_SAMPLES = {"date-time": "2025-01-01T12:00:00Z", "ipv4": "10.0.0.50", "ipv6": "2001:db8::1", "binary": "..."}
 
 
@@ -134,30 +144,32 @@ def models_in(schema: dict[str, Any] | None) -> list[str]:
     return found
 
 
-def sample(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) -> Any:
-    """An example value for a schema: its own example, else one built from its types and bounds."""
+def sample(schema: dict[str, Any], components: dict[str, Any], depth: int = 0, name: str = "") -> Any:
+    """An example value for a schema: its own example, else one built from its types, bounds and field name."""
     for key in ("example", "default", "const"):
         if key in schema and not (key == "default" and schema[key] is None):
             return schema[key]
     if schema.get("examples"):
         return schema["examples"][0]
-    if depth > 8:
+    if depth > MAX_DEPTH:  # a self-referencing schema
         return None
-    name = ref_name(schema)
-    if name:
-        return sample(components.get(name, {}), components, depth + 1)
+    component = ref_name(schema)
+    if component:
+        return sample(components.get(component, {}), components, depth + 1, name)
     if "enum" in schema:
         return schema["enum"][0]
     members = [m for m in _members(schema) if m.get("type") != "null"]
     if members and "type" not in schema:
-        return sample(members[0], components, depth + 1)
+        return sample(members[0], components, depth + 1, name)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return {k: sample(v, components, depth + 1) for k, v in schema.get("properties", {}).items()}
+        return {k: sample(v, components, depth + 1, k) for k, v in schema.get("properties", {}).items()}
     if kind == "array":
-        return [sample(schema.get("items", {}), components, depth + 1)]
+        return [] if name in EMPTY_LISTS else [sample(schema.get("items", {}), components, depth + 1)]
     if kind == "string":
         fmt = schema.get("format") or next((m["format"] for m in _members(schema) if "format" in m), None)
+        if "pattern" not in schema and fmt is None and name in NAME_SAMPLES:
+            return NAME_SAMPLES[name]
         return PATTERN_SAMPLES.get(schema.get("pattern"), FORMAT_SAMPLES.get(fmt, "text"))
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0))

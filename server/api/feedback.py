@@ -16,7 +16,8 @@ routes = web.RouteTableDef()
 @routes.post("/api/feedback")
 @documented("Delayed labels for logged predictions, by prediction_id or by flow (idempotent; replacements counted)",
             answer=FeedbackAnswer, body=FeedbackBody, errors=(400, 401, 413, 415), tag="monitoring",
-            example=[{"prediction_id": "0" * 32, "congestion": 1}])
+            example=[{"prediction_id": "0" * 32, "congestion": 1}],
+            answer_example={"accepted": 1, "replaced": 0, "unchanged": 0, "unknown": [], "invalid": []})
 async def feedback(request: web.Request) -> web.Response:
     """`[{"prediction_id", "congestion"} | {"source_ip", "dest_ip", "timestamp_seconds", "congestion"}]`."""
     max_batch = request.app[keys.CONFIG].api.max_batch

@@ -22,7 +22,10 @@ OBSERVED_NOTE = ("counted in the online windows: posting this flow again changes
 @routes.post("/api/predict")
 @documented("Predict congestion for one flow or a list of flows (same order)",
             answer=Prediction | list[Prediction], body=PredictBody, errors=(400, 413, 415, 429, 503),
-            tag="predict", params=[THRESHOLD, OBSERVE], example=README_FLOW)
+            tag="predict", params=[THRESHOLD, OBSERVE], example=README_FLOW,
+            answer_example={"prediction_id": "01a235a50478e2813b1c00000000000a", "probability": 0.0731,
+                            "prediction": 0, "threshold": 0.5, "version": "20261202_072847", "warnings": [],
+                            "note": OBSERVED_NOTE})
 async def predict(request: web.Request) -> web.Response:
     """One record -> one answer; a list -> a list in the same order. `?threshold=` per call."""
     app = request.app

@@ -45,7 +45,7 @@ async def _run_body(request: web.Request, run_id: int) -> dict:
 @routes.post("/api/train/async")
 @documented("Start a training run; answers at once", answer=TrainStarted, status=202, body=TrainBody,
             body_required=False, errors=(400, 409, 415, 429), tag="training", params=[GENERATE_DATA],
-            example={})
+            example={}, answer_example={"status": "started", "run_id": 7, "events": "/ws", "run": "/api/train/runs/7"})
 async def train_async(request: web.Request) -> web.Response:
     """Start a run and answer at once with its id (202); 409 while another run is active."""
     run_id = await _start(request, "api")
