@@ -169,3 +169,25 @@ def test_live_page_and_dashboard_at_390px_do_not_scroll_sideways(new_page, live_
         page.wait_for_load_state("networkidle")
         _no_sideways_overflow(page)
         page.screenshot(path=str(screenshots / f"{path[1:]}-390-{scheme}.png"), full_page=True)
+
+
+def test_live_charts_follow_dark_mode(new_page, live_server, screenshots):
+    page = new_page(color_scheme="dark")
+    page.context.add_init_script(f"sessionStorage.setItem('apiToken', '{TOKEN}')")
+    page.goto("/live")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.wait_for_function("() => Number(document.getElementById('live-traffic-chart').dataset.points) > 0")
+    colours = page.evaluate("""() => {
+        const css = getComputedStyle(document.documentElement);
+        const chart = window.Chart.getChart(document.getElementById('live-f1-chart'));
+        return [chart.options.scales.x.ticks.color, css.getPropertyValue('--muted').trim(),
+                chart.data.datasets.map((d) => d.borderColor)];
+    }""")
+    assert colours[0] == colours[1]  # axis text in the dark theme's colour
+    page.wait_for_function("""() => { const cells = [...document.querySelectorAll('#live-table [data-field="baseline_f1"]')];
+        return cells.length === 5 && cells.every((c) => /^\\d\\.\\d{3}$/.test(c.textContent)); }""")  # every version's
+    page.screenshot(path=str(screenshots / "live-1280-dark.png"), full_page=True)
+    page.click("#theme-toggle")  # back to light: the charts recolour in place
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    light = page.evaluate("""() => window.Chart.getChart(document.getElementById('live-f1-chart')).options.scales.x.ticks.color""")
+    assert light != colours[0]
