@@ -26,3 +26,13 @@ def test_api_docs_at_390px(new_page, screenshots):
     page.screenshot(path=str(screenshots / "api_docs_390_predict.png"))
     page.locator("#schema-Prediction").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "api_docs_390_schema.png"))
+
+
+def test_api_docs_on_a_desktop(page, screenshots):
+    """At 1280 px the tables keep their columns (no cards) and the page still does not scroll sideways."""
+    page.goto("/api/docs#post-api-predict")
+    page.wait_for_load_state("networkidle")
+    header = page.locator("#post-api-predict table.schema-table thead").first
+    assert header.is_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.screenshot(path=str(screenshots / "api_docs_1280_predict.png"))
