@@ -7,7 +7,8 @@ from typing import Any, AsyncIterator, Callable
 import aiohttp
 
 from server.client.errors import ApiError
-from server.client.operations import ENDED, Call, Operations, event_field, parse_event
+from server.client.call import ENDED, Call, event_field, parse_event
+from server.client.operations import Operations
 from server.client.sync import EVENT_READ_TIMEOUT_S, PROMOTION_GRACE_S
 from server.schemas.answers import Run
 

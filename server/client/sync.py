@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 from server.client.errors import ApiError
-from server.client.operations import ENDED, TERMINAL_EVENTS, Call, Operations, event_field, parse_event
+from server.client.call import ENDED, TERMINAL_EVENTS, Call, event_field, parse_event
+from server.client.operations import Operations
 from server.schemas.answers import Run
 
 CONNECTED = object()  # the stream's ": connected" comment: the server has subscribed us
