@@ -13,6 +13,7 @@ import queue as queue_module
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,19 @@ class TrainingPool:
         return self._loop.run_in_executor(self._executor, _warm_up)
 
     async def run(self, run_id: int, spec: dict[str, Any]) -> dict[str, Any]:
-        """Run one training job in a worker; raises BrokenProcessPool if the worker dies."""
+        """Run one training job in a worker; raises BrokenProcessPool if the worker dies.
+
+        A pool that broke while idle (a worker killed between runs, the OOM killer) is
+        replaced first, so one lost idle worker never fails the next run.
+        """
         assert self._executor is not None and self._loop is not None
-        return await self._loop.run_in_executor(self._executor, train_in_worker, run_id, spec)
+        try:
+            future = self._loop.run_in_executor(self._executor, train_in_worker, run_id, spec)
+        except BrokenProcessPool:
+            log.warning("the training pool lost a worker while idle; starting a new one")
+            await self.rebuild()
+            future = self._loop.run_in_executor(self._executor, train_in_worker, run_id, spec)
+        return await future
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes (for cancel and for tests that kill one)."""

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from server.config import Config
 from server.errors import Gone, IntegrityFailure, StorageFailure, Unavailable, ValidationFailed
@@ -20,6 +20,11 @@ from server.store.records import ArtifactSpec
 from server.store.tables import ACTIVATION_KINDS
 
 log = logging.getLogger(__name__)
+
+
+class SaveWithdrawn(Exception):
+    """A cancel reached the run before its version was committed: nothing is registered."""
+
 
 TAG_PATTERN = re.compile(r"^\d{8}_\d{6}$")
 JSON_TYPE = "application/json"
@@ -89,8 +94,13 @@ class Registry:
         self._unloadable: set[str] = set()  # tags that failed verification when followed
         self.thresholds = Thresholds(config.api.default_threshold, sessions, blobs)
 
-    async def register(self, run_id: int, result: dict[str, Any], *, actor: str) -> Any:
-        """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once."""
+    async def register(self, run_id: int, result: dict[str, Any], *, actor: str,
+                       proceed: Callable[[], bool] | None = None) -> Any:
+        """Write blobs (verified), then insert version, artifacts, metrics, event and run outcome at once.
+
+        ``proceed`` is asked right before the transaction; False (a cancel) removes the new
+        blobs and raises SaveWithdrawn.
+        """
         async with self._sessions() as session:
             tag = await repo.next_tag(session)
         payloads = artifact_payloads(tag, result)
@@ -100,6 +110,9 @@ class Registry:
             except OSError as exc:  # disk full, quota, permissions, object store down: no row
                 await self._collect_garbage_if_reachable()
                 raise StorageFailure(f"could not save the model artifacts: {exc.strerror or exc}") from None
+            if proceed is not None and not proceed():
+                await self._collect_garbage_if_reachable()
+                raise SaveWithdrawn(f"run {run_id} was cancelled before its version was registered")
             async with self._sessions.begin() as session:
                 version = await repo.register_version(
                     session, run_id=run_id, tag=tag, model_type=result["model_type"],

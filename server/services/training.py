@@ -19,7 +19,7 @@ from server.logs import run_id_var
 from server.schemas.requests import check_train_body
 from server.services.events import EventHub
 from server.services.pool import InProcessRunner, TrainingPool
-from server.services.registry import Registry
+from server.services.registry import Registry, SaveWithdrawn
 from server.store import repo
 from server.store.run_owner import current_owner
 
@@ -53,16 +53,29 @@ class TrainRequest:
 
 @dataclass
 class ActiveRun:
-    """The run in flight: its task, and whether a client asked to cancel it."""
+    """The run in flight: its task, where it is, and whether a client asked to cancel it.
+
+    ``stage`` moves preparing -> worker -> save -> committed. Up to ``committed`` a cancel is
+    exact (nothing is registered); from there on the run finishes and the cancel says so.
+    """
 
     run_id: int
     started: float
     task: asyncio.Task | None = None
+    stage: str = "preparing"
     cancel_requested: bool = False
     cancel_reason: str = "cancelled by request"
+    killed: bool = False             # a cancel killed pool workers: the pool must be rebuilt
     to_shadow: bool = False          # the new version shadows the champion instead of facing the gate
     data_file: Path | None = None    # a feedback export, removed when the run ends
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def commit(self) -> bool:
+        """The point of no return (called right before the registering transaction): False if cancelled."""
+        if self.cancel_requested:
+            return False
+        self.stage = "committed"
+        return True
 
 
 class TrainingService:
@@ -141,15 +154,24 @@ class TrainingService:
             await active.done.wait()
 
     async def cancel(self, run_id: int, reason: str = "cancelled by request") -> bool:
-        """Stop the active run by killing its worker; returns False if it had already ended."""
+        """Stop the active run; True only if it ends cancelled with nothing registered.
+
+        A run still in its worker is stopped by killing the worker; one in `save` is withdrawn
+        before its transaction. A run past that point finishes, and this returns False.
+        """
         active = self.active
         if active is None or active.run_id != run_id:
             async with self._sessions() as session:
                 await repo.get_run(session, run_id)  # NotFound -> 404
             return False
+        if active.stage == "committed":
+            await active.done.wait()
+            return False
         active.cancel_requested = True
         active.cancel_reason = reason
-        self._pool.kill_workers()
+        if active.stage == "worker":
+            active.killed = True
+            self._pool.kill_workers()
         await active.done.wait()
         return True
 
@@ -177,12 +199,21 @@ class TrainingService:
         token = run_id_var.set(run_id)
         try:  # the champion is sent to the worker, never stored in the run's config snapshot
             spec = {**spec, "champion": await self._promotion.champion()}
+            if active.cancel_requested:
+                raise SaveWithdrawn(active.cancel_reason)
+            active.stage = "worker"  # no await between this and the submit: a cancel now kills it
             result = await self._pool.run(run_id, spec)
+            if active.cancel_requested:  # the kill came as the worker returned: register nothing
+                raise SaveWithdrawn(active.cancel_reason)
+            active.stage = "save"
             version = await self._save(active, result)
         except BrokenProcessPool:
-            if not self._closing:
-                await self._pool.rebuild()
+            await self._recover_pool()
             await self._fail(active, self._death_reason(active))
+        except SaveWithdrawn:
+            if active.killed:  # the kill may have hit a worker that was already idle
+                await self._recover_pool()
+            await self._fail(active, active.cancel_reason, status="cancelled")
         except asyncio.CancelledError:
             await self._fail(active, "cancelled: server shutting down", status="cancelled")
             raise
@@ -198,6 +229,11 @@ class TrainingService:
             self._release(active)
             active.done.set()
 
+    async def _recover_pool(self) -> None:
+        """Replace a pool that lost a worker, before the run is released (the next start uses it)."""
+        if not self._closing:
+            await self._pool.rebuild()
+
     def _release(self, active: ActiveRun) -> None:
         """The run's outcome is recorded: a new run may start (before clients hear of it)."""
         if self.active is active:
@@ -208,7 +244,7 @@ class TrainingService:
         self._on_worker_event({"type": "phase_started", "phase": "save", "run_id": active.run_id})
         started = time.monotonic()
         version = await self._registry.register(
-            active.run_id, result, actor=self._actor)
+            active.run_id, result, actor=self._actor, proceed=active.commit)
         self._on_worker_event({"type": "phase_finished", "phase": "save", "run_id": active.run_id,
                                "duration_s": round(time.monotonic() - started, 3)})
         await self._events.join()  # every phase row is persisted before the run is reported
