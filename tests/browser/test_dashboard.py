@@ -59,6 +59,8 @@ def test_dashboard_light_and_dark(new_page, screenshots):
     open_dashboard(page)
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
     expect(page.locator("#gallery-grid img").first).to_be_visible()
+    # the cards say at which threshold they were measured (the one stored with them: issue 11 item 9)
+    expect(page.locator("#m-threshold")).to_have_text(re.compile(r"at threshold 0\.50, as recorded when trained"))
     page.wait_for_timeout(400)  # let chart animations settle for the screenshot
     page.screenshot(path=screenshots / "dashboard-light.png", full_page=True)
 

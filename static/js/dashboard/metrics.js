@@ -26,7 +26,7 @@ function renderMetricsThreshold(threshold) {
   const line = document.getElementById("m-threshold");
   if (!line) return;
   line.hidden = threshold == null;
-  line.textContent = threshold == null ? "" : `Precision, recall, F1 and the confusion counts: test rows at threshold ${num(threshold)}, as recorded when trained`;
+  line.textContent = threshold == null ? "" : `Precision, recall, F1 and the confusion counts: test rows at threshold ${num(threshold, 2)}, as recorded when trained`;
 }
 
 /** Generated data knows its own limit: show it beside the cards, so a low F1 on dense data reads as the data's. */
