@@ -72,6 +72,32 @@ def run_dask_training(spec: dict, progress: Progress | None = None) -> dict:
 
 
 def _train(spec: dict, progress: Progress | None) -> dict:
+    with dask_client(spec.get("dask") or {}) as client:
+        workers = _workers(client)
+        try:
+            return _train_on(client, spec, progress)
+        except TrainingError:
+            raise
+        except Exception as exc:
+            lost = workers - _workers(client)
+            if not lost:
+                raise
+            # XGBoost's allreduce ring breaks when a member dies; what surfaces on the surviving
+            # workers is an opaque error, so say what happened instead.
+            raise TrainingError(f"dask training failed: {len(lost)} of {len(workers)} Dask workers were lost "
+                                f"during the run ({type(exc).__name__} on the rest); the run registered "
+                                "nothing, retry once the cluster is healthy") from None
+
+
+def _workers(client) -> set[str]:
+    """The ids of the workers the scheduler knows now (a restarted worker gets a new id)."""
+    try:
+        return {w.get("id", addr) for addr, w in client.scheduler_info()["workers"].items()}
+    except Exception:  # the scheduler itself is gone: no worker is known
+        return set()
+
+
+def _train_on(client, spec: dict, progress: Progress | None) -> dict:
     cfg = spec["config"]
     data_cfg, feat_cfg, model_cfg = cfg.get("data", {}), cfg.get("features", {}), dict(cfg.get("model", {}))
     model_type = spec.get("model_type") or model_cfg.get("primary", "random_forest")
@@ -80,65 +106,64 @@ def _train(spec: dict, progress: Progress | None) -> dict:
     windows = [int(w) for w in feat_cfg.get("windows_s", [60, 600])]
     prefix, prefix_v6 = int(feat_cfg.get("subnet_prefix", 24)), int(feat_cfg.get("subnet_prefix_v6", 64))
     phases = _Phases(progress)
-    with dask_client(spec.get("dask") or {}) as client:
-        with phases.phase("data"):
-            ddf, source = load_dataset(spec, data_cfg)
-            ddf, stats = time_ordered(ddf)
-            total = sum(s.rows for s in stats)
-            if total < 50:
-                raise TrainingError(f"need at least 50 rows to train, got {total}")
-        with phases.phase("features"):
-            frame = with_aggregates(ddf, stats, windows, prefix, prefix_v6).persist()
-            split = total - max(1, int(math.ceil(float(data_cfg.get("test_size", 0.2)) * total)))
-            train, test = frame[frame[ROW] < split], frame[frame[ROW] >= split]
-            fold_rows = _sample(train, SEARCH_SAMPLE_ROWS, split, seed)
-            protocols = sorted(set(frame[PROTOCOL].map_partitions(_distinct, meta=(PROTOCOL, object)).compute()))
-            union, names = _fit_union(feat_cfg, fold_rows, protocols)
-            meta = pd.DataFrame({n: pd.Series([], dtype=np.float64) for n in names})
-            X_train = train.map_partitions(_feature_frame, union, names, meta=meta)
-            X_test = test.map_partitions(_feature_frame, union, names, meta=meta)
-            y_rate = float(fold_rows[LABEL].mean())
-            if not 0 < y_rate < 1:
-                raise TrainingError("the training rows have only one class of 'congestion'")
-        with phases.phase("training"):
-            def report(done: int, total_steps: int) -> None:
-                phases.emit({"type": "progress", "phase": "training", "done": done, "total": total_steps})
+    with phases.phase("data"):
+        ddf, source = load_dataset(spec, data_cfg)
+        ddf, stats = time_ordered(ddf)
+        total = sum(s.rows for s in stats)
+        if total < 50:
+            raise TrainingError(f"need at least 50 rows to train, got {total}")
+    with phases.phase("features"):
+        frame = with_aggregates(ddf, stats, windows, prefix, prefix_v6).persist()
+        split = total - max(1, int(math.ceil(float(data_cfg.get("test_size", 0.2)) * total)))
+        train, test = frame[frame[ROW] < split], frame[frame[ROW] >= split]
+        fold_rows = _sample(train, SEARCH_SAMPLE_ROWS, split, seed)
+        protocols = sorted(set(frame[PROTOCOL].map_partitions(_distinct, meta=(PROTOCOL, object)).compute()))
+        union, names = _fit_union(feat_cfg, fold_rows, protocols)
+        meta = pd.DataFrame({n: pd.Series([], dtype=np.float64) for n in names})
+        X_train = train.map_partitions(_feature_frame, union, names, meta=meta)
+        X_test = test.map_partitions(_feature_frame, union, names, meta=meta)
+        y_rate = float(fold_rows[LABEL].mean())
+        if not 0 < y_rate < 1:
+            raise TrainingError("the training rows have only one class of 'congestion'")
+    with phases.phase("training"):
+        def report(done: int, total_steps: int) -> None:
+            phases.emit({"type": "progress", "phase": "training", "done": done, "total": total_steps})
 
-            base = models.base_params(model_type, model_cfg, seed, y_rate)
-            grid = models.candidates(model_cfg, model_type, n_iter, seed)
-            best, scores = models.search(client, _fold(fold_rows, union, client), model_type, grid, base,
-                                         str(model_cfg.get("scoring", "average_precision")), report)
-            params = {**base, **grid[best]}
-            booster = models.final_fit(client, X_train, train[LABEL], model_type, params)
-            model = models.to_local(booster, model_type, params)
-            report(len(grid) + 1, len(grid) + 1)
-        with phases.phase("scoring"):
-            import dask
-            import xgboost as xgb
+        base = models.base_params(model_type, model_cfg, seed, y_rate)
+        grid = models.candidates(model_cfg, model_type, n_iter, seed)
+        best, scores = models.search(client, _fold(fold_rows, union, client), model_type, grid, base,
+                                     str(model_cfg.get("scoring", "average_precision")), report)
+        params = {**base, **grid[best]}
+        booster = models.final_fit(client, X_train, train[LABEL], model_type, params)
+        model = models.to_local(booster, model_type, params)
+        report(len(grid) + 1, len(grid) + 1)
+    with phases.phase("scoring"):
+        import dask
+        import xgboost as xgb
 
-            proba_d = xgb.dask.inplace_predict(client, model.get_booster(), X_test.to_dask_array(lengths=True))
-            wanted = [proba_d, test[LABEL].to_dask_array(lengths=True)]
-            if P_TRUE in frame.columns:
-                wanted.append(test[P_TRUE].to_dask_array(lengths=True))
-            proba, y_test, *p_true = dask.compute(*wanted)
-            proba = np.asarray(proba, dtype=np.float64).reshape(len(y_test), -1)[:, -1]
-            metrics = evaluate(np.asarray(y_test), proba, float(spec.get("threshold", 0.5)),
-                               p_true[0] if p_true else None, total, len(names))
-        pipeline = _pipeline(union, model)
-        with phases.phase("shap"):
-            held = _sample(test, SUMMARY_SAMPLE_ROWS, total - split, seed)
-            held_proba = model.predict_proba(union.transform(held))[:, 1]
-            shap_rows = held.sample(n=min(int(model_cfg.get("shap_sample", 400)), len(held)), random_state=seed)
-            shap_global = Explainer(pipeline).global_importance(union.transform(shap_rows))
-            profile = build_profile(held[[*FLOW_COLUMNS, *aggregate_names(windows)]], held_proba, shap_global,
-                                    windows, prefix, prefix_v6)
-        with phases.phase("plots"):
-            summary_rows = _sample(frame, SUMMARY_SAMPLE_ROWS, total, seed)
-            plots = {**eda_plots(summary_rows), **evaluation_plots(np.asarray(y_test), proba, metrics, shap_global)}
+        proba_d = xgb.dask.inplace_predict(client, model.get_booster(), X_test.to_dask_array(lengths=True))
+        wanted = [proba_d, test[LABEL].to_dask_array(lengths=True)]
+        if P_TRUE in frame.columns:
+            wanted.append(test[P_TRUE].to_dask_array(lengths=True))
+        proba, y_test, *p_true = dask.compute(*wanted)
+        proba = np.asarray(proba, dtype=np.float64).reshape(len(y_test), -1)[:, -1]
+        metrics = evaluate(np.asarray(y_test), proba, float(spec.get("threshold", 0.5)),
+                           p_true[0] if p_true else None, total, len(names))
+    pipeline = _pipeline(union, model)
+    with phases.phase("shap"):
+        held = _sample(test, SUMMARY_SAMPLE_ROWS, total - split, seed)
+        held_proba = model.predict_proba(union.transform(held))[:, 1]
+        shap_rows = held.sample(n=min(int(model_cfg.get("shap_sample", 400)), len(held)), random_state=seed)
+        shap_global = Explainer(pipeline).global_importance(union.transform(shap_rows))
+        profile = build_profile(held[[*FLOW_COLUMNS, *aggregate_names(windows)]], held_proba, shap_global,
+                                windows, prefix, prefix_v6)
+    with phases.phase("plots"):
+        summary_rows = _sample(frame, SUMMARY_SAMPLE_ROWS, total, seed)
+        plots = {**eda_plots(summary_rows), **evaluation_plots(np.asarray(y_test), proba, metrics, shap_global)}
     return _result(pipeline, union, model_type, metrics, shap_global, plots, names, grid, scores, best,
-                   {**data_summary(summary_rows, source), "rows": total, "train_rows": split,
-                    "test_rows": total - split, "engine": "dask", "partitions": len(stats)},
-                   distribution(summary_rows, seed), profile, phases.durations)
+               {**data_summary(summary_rows, source), "rows": total, "train_rows": split,
+                "test_rows": total - split, "engine": "dask", "partitions": len(stats)},
+               distribution(summary_rows, seed), profile, phases.durations)
 
 
 def _fold(rows: pd.DataFrame, union: Any, client) -> tuple:

@@ -85,3 +85,102 @@ async def test_api_trains_on_s3_parquet_with_dask_and_serves_the_version(
     assert body["version"] == activated["version"] and 0 <= body["probability"] <= 1
     detail = (await check_json(await client.get("/api/versions/detail"), 200))["versions"][0]
     assert detail["metrics"]["samples"] == 4000
+
+
+CLUSTER_SCRIPT = """
+import sys, dask
+from distributed import LocalCluster
+with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                           memory_limit="1GiB")
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the test closes our stdin
+cluster.close()
+"""
+
+
+@pytest.fixture
+def fragile_cluster():
+    """A 2-worker cluster in its own process (as a real cluster is: XGBoost's tracker runs in the
+    scheduler's process and may abort it when a worker dies) that does not retry a task whose
+    worker died (allowed-failures 0), so a kill mid-fit must fail the run, not be absorbed."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", CLUSTER_SCRIPT], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        address = process.stdout.readline().strip()
+        assert address.startswith("tcp://"), "the cluster did not start"
+        yield address
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+def _versions_and_artifacts(config) -> tuple:
+    from tests.backends import execute_sql
+
+    return tuple(execute_sql(config.storage.database_url, sql)[0][0] for sql in (
+        "SELECT count(*) FROM model_versions", "SELECT count(*) FROM artifacts"))
+
+
+async def test_a_worker_killed_mid_fit_fails_the_run_cleanly_and_the_next_run_works(
+        aiohttp_client, fragile_cluster, tmp_path):
+    import asyncio
+    import os
+    import signal
+
+    from distributed import Client
+
+    from tests.backends import execute_sql
+
+    slow_fit = "{n_estimators: [400], max_depth: [6], learning_rate: [0.05]}"
+    config = tiny_config(tmp_path / "work", CONGESTION_TRAINING__ENGINE="dask",
+                         CONGESTION_TRAINING__DASK__SCHEDULER=fragile_cluster, CONGESTION_DATA__ROWS="20000",
+                         CONGESTION_MODEL__XGBOOST__PARAM_GRID=slow_fit)
+    client = await aiohttp_client(create_app(config))
+    before = _versions_and_artifacts(config)
+    ws = await client.ws_connect("/ws")
+    await ws.receive_json()
+    await check_json(await client.post("/api/train/async", json={"model_type": "xgboost"}), 202)
+    # Read events all along: the server pings every 20 s and drops a client that does not answer.
+    collecting = asyncio.ensure_future(collect_until(ws, {"run_finished", "run_failed"}, timeout=300))
+    with Client(fragile_cluster, timeout="30s") as dask:
+        # Kill a worker while it runs XGBoost's fit: xgboost.dask submits it, on each worker that
+        # holds training partitions, as a task named `fn` (map_worker_partitions).
+        for _ in range(1200):
+            fitting = [w for w, keys in dask.processing().items() if any(str(k).startswith("fn-") for k in keys)]
+            if fitting:
+                break
+            await asyncio.sleep(0.1)
+        assert fitting, "the final fit never started on the cluster"
+        pid = dask.run(os.getpid, workers=fitting[:1])[fitting[0]]
+    os.kill(pid, signal.SIGKILL)
+    events = await collecting
+    failed = events[-1]
+    assert failed["type"] == "run_failed", failed
+    assert "Dask workers were lost" in failed["error"], failed["error"]
+    assert _versions_and_artifacts(config) == before, "nothing half-registered"
+    (status,), = execute_sql(config.storage.database_url, "SELECT status FROM training_runs ORDER BY id DESC LIMIT 1")
+    assert status == "failed"
+
+    # The server is not wedged: its next run (on a LocalCluster of its own, since XGBoost's tracker
+    # may have taken the killed cluster's scheduler down with the worker) trains and registers.
+    quick = tiny_config(tmp_path / "work", CONGESTION_TRAINING__ENGINE="dask",
+                        CONGESTION_TRAINING__DASK__SCHEDULER="local", CONGESTION_DATA__ROWS="4000",
+                        CONGESTION_MODEL__XGBOOST__PARAM_GRID=ONE_XGB)
+    await ws.close()
+    await client.close()
+    client = await aiohttp_client(create_app(quick))
+    started = await check_json(await client.post("/api/train/async", json={"model_type": "xgboost"}), 202)
+    await client.app[keys.TRAINING].wait(started["run_id"])
+    (status,), = execute_sql(config.storage.database_url,
+                             f"SELECT status FROM training_runs WHERE id = {started['run_id']}")
+    assert status == "succeeded"
+    assert _versions_and_artifacts(quick)[0] == before[0] + 1
