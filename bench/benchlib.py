@@ -16,10 +16,13 @@ def environ(workdir: Path, **extra: str) -> dict[str, str]:
             "CONGESTION_LOGGING__LEVEL": "WARNING", **extra}
 
 
-def ensure_model(workdir: Path) -> None:
-    """Train the default model into workdir (`congestion pipeline`) unless it already holds one."""
+def ensure_model(workdir: Path, **extra: str) -> None:
+    """Train the default model into workdir (`congestion pipeline`) unless it already holds one.
+
+    `extra` are CONGESTION_* overrides for the training run, e.g. CONGESTION_DATA__ROWS.
+    """
     if (workdir / "metadata.sqlite3").exists():
         return
     print(f"training the default model into {workdir} (congestion pipeline) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "server", "pipeline"], cwd=REPO, env=environ(workdir), check=True,
+    subprocess.run([sys.executable, "-m", "server", "pipeline"], cwd=REPO, env=environ(workdir, **extra), check=True,
                    stdout=subprocess.DEVNULL)
