@@ -239,19 +239,21 @@ RuleName = Literal["dataset_drift", "feature_drift", "prediction_drift", "f1_dro
 
 
 class DriftConfig(Section):
-    share: float = Field(0.5, ge=0.0, le=1.0)
+    share: float = Field(0.25, ge=0.0, le=1.0)
     min_window_rows: int = Field(100, ge=1, le=10_000_000)
     columns: tuple[str, ...] = Field(("packet_size", "bytes_sent", "protocol", "dest_subnet"), **_LIST)
     p_value: float = Field(0.05, ge=0.0, le=1.0)
-    wasserstein_threshold: float = Field(0.1, ge=0.0, le=100.0)
-    jensenshannon_threshold: float = Field(0.1, ge=0.0, le=1.0)
-    prediction_threshold: float = Field(0.1, ge=0.0, le=100.0)
+    wasserstein_threshold: float = Field(0.38, ge=0.0, le=100.0)
+    jensenshannon_threshold: float = Field(0.46, ge=0.0, le=1.0)
+    unseen_share: float | None = Field(0.02, ge=0.0, le=1.0)
+    prediction_threshold: float = Field(0.9, ge=0.0, le=100.0)
     attribution_threshold: float = Field(0.1, ge=0.0, le=1.0)
     explain_sample: int = Field(50, ge=0, le=1000)
     reservoir_rows: int = Field(1000, ge=10, le=100_000)
     segment_min_rows: int = Field(30, ge=1, le=1_000_000)
-    page_hinkley_threshold: float = Field(50.0, ge=0.0, le=1e9)
+    page_hinkley_threshold: float = Field(80.0, ge=0.0, le=1e9)
     page_hinkley_delta: float = Field(0.005, ge=0.0, le=1.0)
+    page_hinkley_alpha: float = Field(0.999, gt=0.0, le=1.0)
 
 
 class WebhookConfig(Section):

@@ -6,11 +6,11 @@ sketch (`drift_sketch.py`), so a replay of the same flows gives the same report 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from server.ml.profile import CATEGORICAL, DEST_SUBNET, RAW_NUMERIC
+from server.ml.profile import CATEGORICAL, DEST_SUBNET, OTHER, RAW_NUMERIC
 from server.monitoring import stattests as st
 from server.monitoring.drift_sketch import PROBABILITY, WindowSketch
 
@@ -27,6 +27,7 @@ class DriftSettings:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     segment_min_rows: int = 30
     attribution_threshold: float = 0.1
+    unseen_share: float | None = None  # a categorical column drifts when this share of flows is unseen
 
     def threshold(self, name: str, default: float) -> float:
         """A calibrated threshold for a test (or `prediction`), else the registry's default."""
@@ -52,6 +53,26 @@ def categorical_test(reference: Mapping[str, int], rows: int, current: Mapping[s
     test = st.choose_test("categorical", rows)
     threshold = settings.threshold(test.__name__, st.default_threshold(test))
     return st.COUNT_FORMS[test](ref, cur, threshold)
+
+
+def unseen_share(reference: Mapping[str, int], current: Mapping[str, int]) -> float:
+    """Share of the window's flows in categories the reference never saw (new subnets, protocols)."""
+    total = sum(current.values())
+    return sum(n for k, n in current.items() if k not in reference) / total if total else 0.0
+
+
+def unseen_tests(profile: Mapping, sketch: WindowSketch, settings: DriftSettings) -> dict[str, dict]:
+    """Per categorical column: the unseen share, its threshold and verdict (None: the check is off)."""
+    out = {}
+    for name, reference in profile.get("categorical", {}).items():
+        current = sketch.counts.get(name) or {}
+        if current:
+            share = unseen_share(reference, current)
+            # A capped reference folded its rare categories into OTHER: unseen may just mean rare.
+            threshold = settings.unseen_share if OTHER not in reference else None
+            out[name] = {"share": share, "threshold": threshold,
+                         "drift": threshold is not None and share >= threshold}
+    return out
 
 
 def column_tests(profile: Mapping, sketch: WindowSketch, settings: DriftSettings) -> dict[str, st.DriftTest]:
@@ -136,10 +157,16 @@ def window_report(profile: Mapping, sketch: WindowSketch, settings: DriftSetting
         return {**base, "status": "too_small", "columns": {}, "dataset": None, "prediction": None,
                 "attribution": None, "segments": []}
     tests = column_tests(profile, sketch, settings)
-    monitored = {name: t for name, t in tests.items() if name in settings.columns}
+    unseen = unseen_tests(profile, sketch, settings)
+    # A column drifts when its distribution test says so or, categorical, too many flows are unseen.
+    verdicts = {name: replace(t, drift=t.drift or (unseen.get(name) or {}).get("drift", False))
+                for name, t in tests.items()}
+    monitored = {name: t for name, t in verdicts.items() if name in settings.columns}
     return {
         **base, "status": "ok",
-        "columns": {name: {**t.as_dict(), "monitored": name in monitored} for name, t in tests.items()},
+        "columns": {name: {**t.as_dict(), "drift": verdicts[name].drift, "monitored": name in monitored,
+                           **({"unseen": unseen[name]} if name in unseen else {})}
+                    for name, t in tests.items()},
         "dataset": st.dataset_drift(monitored, settings.share),
         "prediction": prediction_drift(profile, sketch, settings),
         "attribution": attribution_drift(profile.get("shap_groups", {}), shap_groups, settings.attribution_threshold),

@@ -41,7 +41,8 @@ def drift_settings(config) -> DriftSettings:
         share=d.share, min_window_rows=d.min_window_rows, columns=tuple(d.columns),
         thresholds={"ks": p, "chi_square": p, "z_proportion": p, "wasserstein": d.wasserstein_threshold,
                     "jensen_shannon": d.jensenshannon_threshold, "prediction": d.prediction_threshold},
-        segment_min_rows=d.segment_min_rows, attribution_threshold=d.attribution_threshold)
+        segment_min_rows=d.segment_min_rows, attribution_threshold=d.attribution_threshold,
+        unseen_share=d.unseen_share)
 
 
 def alert_settings(config) -> AlertSettings:
@@ -84,7 +85,8 @@ class DriftService:
         self.windows = DriftWindows(self.window_s, numeric_columns(config.features.windows_s), CATEGORICAL,
                                     reservoir=config.drift.reservoir_rows, explain_sample=config.drift.explain_sample,
                                     ph_threshold=config.drift.page_hinkley_threshold,
-                                    ph_delta=config.drift.page_hinkley_delta)
+                                    ph_delta=config.drift.page_hinkley_delta,
+                                    ph_alpha=config.drift.page_hinkley_alpha)
         self.engine = AlertEngine(alert_settings(config))
         a = config.alerts
         self.webhooks = WebhookDispatcher(a.webhooks, sessions, timeout_s=a.webhook_timeout_s,

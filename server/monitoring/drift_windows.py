@@ -54,11 +54,12 @@ class DriftWindows:
 
     def __init__(self, window_s: int, numeric: Sequence[str], categorical: Sequence[str], *, reservoir: int,
                  explain_sample: int = 0, ph_threshold: float = 50.0, ph_delta: float = 0.005,
-                 error_ph_threshold: float | None = None) -> None:
+                 error_ph_threshold: float | None = None, ph_alpha: float = 1.0) -> None:
         self.window_s = int(window_s)
         self.numeric, self.categorical = tuple(numeric), tuple(categorical)
         self.reservoir, self.explain_sample = reservoir, explain_sample
         self._ph = (ph_delta, ph_threshold)
+        self._ph_alpha = ph_alpha
         self._error_ph_threshold = error_ph_threshold if error_ph_threshold is not None else ph_threshold
         self._versions: dict[str, _VersionState] = {}
 
@@ -67,8 +68,8 @@ class DriftWindows:
         if state is None:
             delta, threshold = self._ph
             state = self._versions[version] = _VersionState(
-                ph_probability=PageHinkley(delta=delta, threshold=threshold),
-                ph_error=PageHinkley(delta=delta, threshold=self._error_ph_threshold))
+                ph_probability=PageHinkley(delta=delta, threshold=threshold, alpha=self._ph_alpha),
+                ph_error=PageHinkley(delta=delta, threshold=self._error_ph_threshold, alpha=self._ph_alpha))
         return state
 
     def late(self, version: str) -> int:

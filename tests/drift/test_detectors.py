@@ -53,3 +53,29 @@ def test_alerts_are_per_version_and_rule():
     opened = engine.evaluate("v1", 0, {"dataset_drift": (True, {}), "prediction_drift": (False, {})})
     assert [(t.rule, t.version) for t in opened] == [("dataset_drift", "v1")]
     assert engine.is_open("v1", "dataset_drift") and not engine.is_open("v2", "dataset_drift")
+
+
+def _daily_cycle(n: int, seed: int) -> np.ndarray:
+    """A stationary stream with a slow cycle, as probabilities over a day of traffic look."""
+    rng = np.random.default_rng(seed)
+    return 0.2 + 0.1 * np.sin(np.arange(n) * 2 * np.pi / 2400) + rng.normal(0, 0.05, n)
+
+
+def _windows_detections(alpha: float, stream: np.ndarray) -> list[int]:
+    from server.monitoring.drift_windows import DriftWindows
+
+    windows = DriftWindows(3600, ("bytes_sent",), ("protocol",), reservoir=10, ph_threshold=80.0,
+                           ph_delta=0.005, ph_alpha=alpha)
+    ts = 1_704_067_200 + np.arange(len(stream)) * 3600 // 1000  # 1,000 values per window
+    closed = windows.add("v", ts, {"bytes_sent": np.ones(len(stream)), "protocol": ["TCP"] * len(stream)}, stream)
+    closed += windows.close_all()
+    return [w.probability_change["detections"] for w in closed]
+
+
+def test_forgetting_keeps_page_hinkley_quiet_on_a_daily_cycle_but_not_blind_to_a_shift():
+    cycle = _daily_cycle(20_000, 4)
+    assert sum(_windows_detections(1.0, cycle)) > 0  # without forgetting the cycle itself pages
+    assert sum(_windows_detections(0.999, cycle)) == 0
+    shifted = np.concatenate([cycle[:15_000], cycle[15_000:] + 0.3])
+    detections = _windows_detections(0.999, shifted)
+    assert sum(detections[:15]) == 0 and detections[15] > 0  # caught in the window the shift starts

@@ -91,3 +91,26 @@ def test_reservoir_is_bounded_and_exact_below_its_size():
     sketch.add({"x": np.arange(50, 10_000, dtype=float)}, np.zeros(9950))
     assert len(sketch.values("x")) == 100 and sketch.rows == 10_000
     assert sketch.values("x").max() > 1000  # later rows do get in
+
+
+def test_flows_to_subnets_the_reference_never_saw_drift_the_column_by_their_share(reference):
+    frame, profile = reference
+    window = _frame(3000, 9).iloc[:400].copy()
+    window.loc[window.index[:100], "dest_ip"] = [f"172.31.{i % 5}.{1 + i % 20}" for i in range(100)]
+    sketch = _sketch(window, window["p_true"].to_numpy())
+    seen = set(profile["categorical"][DEST_SUBNET])
+    expected = float(np.mean([b not in seen for b in categorical_frame(window, 24, 64)[DEST_SUBNET]]))
+    assert expected >= 0.25
+    off = window_report(profile, sketch, DriftSettings(columns=(DEST_SUBNET,)))
+    column = off["columns"][DEST_SUBNET]
+    assert column["unseen"]["share"] == pytest.approx(expected, abs=1e-12)
+    assert column["unseen"]["drift"] is False  # the unseen check is off by default (Evidently's tests only)
+    assert column["drift"] is (column["statistic"] >= column["threshold"])
+    on = window_report(profile, sketch, DriftSettings(columns=(DEST_SUBNET,), unseen_share=0.2,
+                                                      thresholds={"jensen_shannon": 1.0}))
+    assert on["columns"][DEST_SUBNET]["unseen"] == {"share": pytest.approx(expected), "threshold": 0.2, "drift": True}
+    assert on["columns"][DEST_SUBNET]["drift"] and on["dataset"]["drift"]
+    assert on["columns"][DEST_SUBNET]["statistic"] < 1.0  # the distribution test alone would not fire
+    quiet = window_report(profile, _sketch(_frame(3000, 9).iloc[:400], np.zeros(400)),
+                          DriftSettings(columns=(DEST_SUBNET,), unseen_share=0.2, thresholds={"jensen_shannon": 1.0}))
+    assert quiet["columns"][DEST_SUBNET]["unseen"]["share"] == 0.0 and not quiet["dataset"]["drift"]
