@@ -69,7 +69,8 @@ class DriftWindows:
             delta, threshold = self._ph
             state = self._versions[version] = _VersionState(
                 ph_probability=PageHinkley(delta=delta, threshold=threshold, alpha=self._ph_alpha),
-                ph_error=PageHinkley(delta=delta, threshold=self._error_ph_threshold, alpha=self._ph_alpha))
+                # Forgetting is for the probability stream's daily cycle; errors have none (bench/drift.py).
+                ph_error=PageHinkley(delta=delta, threshold=self._error_ph_threshold))
         return state
 
     def late(self, version: str) -> int:

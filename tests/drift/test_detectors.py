@@ -69,6 +69,7 @@ def _windows_detections(alpha: float, stream: np.ndarray) -> list[int]:
     ts = 1_704_067_200 + np.arange(len(stream)) * 3600 // 1000  # 1,000 values per window
     closed = windows.add("v", ts, {"bytes_sent": np.ones(len(stream)), "protocol": ["TCP"] * len(stream)}, stream)
     closed += windows.close_all()
+    assert windows._state("v").ph_error.alpha == 1.0  # errors have no daily cycle to forget
     return [w.probability_change["detections"] for w in closed]
 
 
