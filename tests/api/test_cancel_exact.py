@@ -84,3 +84,25 @@ async def test_a_worker_killed_while_idle_does_not_fail_the_next_run(client):
     await _until(ws, run_id, "run_finished")
     assert (await check_json(await client.get(f"/api/train/runs/{run_id}"), 200))["status"] == "succeeded"
     await ws.close()
+
+
+async def test_a_save_withdrawn_before_its_transaction_registers_nothing(client, trained_config, trained_workdir):
+    """The save-phase half of an exact cancel, without racing a client: no row, no new blob."""
+    from server.ml.worker import run_training
+    from server.services.registry import SaveWithdrawn
+
+    spec = {"config": trained_config.ml_snapshot(), "model_type": "xgboost", "search_iterations": 1, "seed": 99}
+    result = await asyncio.to_thread(run_training, spec)
+    blob_root = trained_workdir / "blobs" / "sha256"
+    blobs_before = {p.name for p in blob_root.rglob("*") if p.is_file()}
+    versions_before = (await check_json(await client.get("/api/versions/detail"), 200))["versions"]
+    asked = []
+
+    def proceed() -> bool:
+        asked.append({p.name for p in blob_root.rglob("*") if p.is_file()} - blobs_before)
+        return False
+    with pytest.raises(SaveWithdrawn):
+        await client.app[keys.REGISTRY].register(12345, result, actor="api", proceed=proceed)
+    assert asked and asked[0], "asked once the new blobs were written, before any row"
+    assert {p.name for p in blob_root.rglob("*") if p.is_file()} == blobs_before
+    assert (await check_json(await client.get("/api/versions/detail"), 200))["versions"] == versions_before
