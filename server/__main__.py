@@ -68,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="columns prediction_id, congestion (or source_ip, dest_ip, timestamp_seconds, congestion)")
     feedback.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    versions = sub.add_parser("versions", parents=[common], help="list, roll back or prune versions")
-    versions.add_argument("action", choices=["list", "rollback", "prune"])
+    versions = sub.add_parser("versions", parents=[common],
+                              help="list, roll back, prune or sign (once, after upgrading) versions")
+    versions.add_argument("action", choices=["list", "rollback", "prune", "sign"])
     versions.add_argument("timestamp", nargs="?")
     versions.add_argument("--reason")
+    versions.add_argument("--resign", action="store_true",
+                          help="sign: also replace signatures made with another key (after replacing the key)")
     return parser
 
 
@@ -129,6 +132,8 @@ def _dispatch(args: argparse.Namespace, config) -> int:
         return asyncio.run(commands.versions_list(config))
     if args.action == "prune":
         return asyncio.run(commands.versions_prune(config))
+    if args.action == "sign":
+        return asyncio.run(commands.versions_sign(config, resign=args.resign))
     if not args.timestamp:
         print("error: versions rollback needs a TIMESTAMP (YYYYMMDD_HHMMSS)", file=sys.stderr)
         return 2

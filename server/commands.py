@@ -171,3 +171,17 @@ async def versions_prune(config: Config) -> int:
         pruned = await registry.apply_retention(actor="cli")
     print(f"pruned {len(pruned)} version(s): {', '.join(pruned) or '-'}")
     return 0
+
+
+async def versions_sign(config: Config, *, resign: bool = False) -> int:
+    """Sign the artifacts of every live version whose sha256 verifies (once, after upgrading)."""
+    async with open_registry(config) as (_sessions, registry, _hub):
+        outcomes = await registry.sign_existing(resign=resign)
+    print(f"signed {len(outcomes['signed'])} artifact(s), re-signed {len(outcomes['resigned'])}, "
+          f"{len(outcomes['valid'])} already signed with this key")
+    for name in outcomes["foreign"]:
+        print(f"not signed: {name} carries another key's signature (tampered, or the key was "
+              "replaced: --resign if you trust it)", file=sys.stderr)
+    for line in outcomes["failed"]:
+        print(f"not signed: {line}", file=sys.stderr)
+    return 1 if outcomes["foreign"] or outcomes["failed"] else 0

@@ -14,13 +14,14 @@ lists and mappings are parsed as YAML flow values (``[30, 90]``, ``{max_depth: [
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 import re
 import types
 from typing import Annotated, Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -69,6 +70,8 @@ class StorageConfig(Section):
     blob_url: str = ""  # empty: the folder blob_dir; s3://bucket/prefix: an object store
     auto_upgrade: bool = True
     blob_gc_grace_s: float = Field(0.0, ge=0, le=30 * 86_400)
+    # HMAC key signing every artifact; outside the blob folder and the database, created 0600.
+    signing_key_file: str = "~/.config/congestion/signing.key"
     s3: S3Config = Field(default_factory=S3Config)
 
     @field_validator("blob_url")
@@ -77,6 +80,23 @@ class StorageConfig(Section):
         if url.startswith("s3://") and not url[5:].split("/", 1)[0]:
             raise ValueError("an s3:// URL needs a bucket: s3://bucket/prefix")
         return url
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _key_outside_blobs(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise ValueError("a signing key file is required (artifacts are always signed)")
+        key = Path(os.path.abspath(os.path.expanduser(value)))
+        folders = [info.data.get("blob_dir")]
+        url = info.data.get("blob_url") or ""
+        if url and not url.startswith("s3://"):
+            folders.append(url)
+        for folder in filter(None, folders):
+            root = Path(os.path.abspath(os.path.expanduser(folder)))
+            if key == root or root in key.parents:
+                raise ValueError(f"must be outside the blob folder ({folder}): whoever can write "
+                                 "blobs must not be able to read the key that signs them")
+        return value
 
 
 class LoggingConfig(Section):

@@ -33,12 +33,17 @@ TINY_ENV = {
 }
 
 
+SIGNING_KEY = "signing.key"
+
+
 def tiny_environ(workdir: Path, **overrides: str) -> dict[str, str]:
     """Env overrides pointing storage at `workdir`, with tiny data and search settings."""
     env = {
         **TINY_ENV,
         "CONGESTION_STORAGE__DATABASE_URL": backends.workdir_url(workdir),
         "CONGESTION_STORAGE__BLOB_DIR": str(workdir / "blobs"),
+        # Beside the blob folder, not in it; copied with the workdir (see _copy_workdir).
+        "CONGESTION_STORAGE__SIGNING_KEY_FILE": str(workdir / SIGNING_KEY),
     }
     env.update(overrides)
     return env
@@ -78,6 +83,7 @@ def _copy_workdir(template: Path, target: Path) -> Path:
         if extra.exists():
             shutil.copy2(extra, target / extra.name)
     shutil.copytree(template / "blobs", target / "blobs")
+    shutil.copy2(template / SIGNING_KEY, target / SIGNING_KEY)
     return target
 
 
@@ -114,6 +120,7 @@ def trained_workdir(backend: str, request, tmp_path: Path) -> Iterator[Path]:
         template = request.getfixturevalue("trained_pg_template")
         target = tmp_path / "work"
         shutil.copytree(template / "blobs", target / "blobs")
+        shutil.copy2(template / SIGNING_KEY, target / SIGNING_KEY)
         url = backends.create_database(template=backends.workdir_url(template))
         (target / backends.DATABASE_URL_FILE).write_text(url)
         yield target

@@ -13,8 +13,8 @@ from server.errors import Gone, IntegrityFailure, StorageFailure, Unavailable, V
 from server.lifecycle.thresholds import Thresholds
 from server.services.events import EventHub
 from server.services.inference import InferenceService, ServingBundle, build_bundle
-from server.store import repo
-from server.store.blobs import BlobStore
+from server.store import db, repo
+from server.store.signing import SignedBlobStore
 from server.store.errors import BlobIntegrityError, BlobNotFound, StoreError
 from server.store.records import ArtifactSpec
 from server.store.tables import ACTIVATION_KINDS
@@ -82,7 +82,7 @@ async def _previous_active_id(session) -> int | None:
 class Registry:
     """The only writer of versions and model events; swaps the serving bundle on activation."""
 
-    def __init__(self, config: Config, sessions, blobs: BlobStore, hub: EventHub,
+    def __init__(self, config: Config, sessions, blobs: SignedBlobStore, hub: EventHub,
                  inference: InferenceService) -> None:
         self._config = config
         self._sessions = sessions
@@ -100,11 +100,16 @@ class Registry:
 
         ``proceed`` is asked right before the transaction; False (a cancel) removes the new
         blobs and raises SaveWithdrawn.
+
+        The blobs are written outside any lock (an upload may take a while; other writers must
+        not wait for it). The rows are then inserted under the cross-process blob lock, after
+        putting back any blob a GC in another process collected meanwhile: once the lock is
+        held no GC runs anywhere until the rows are committed.
         """
         async with self._sessions() as session:
             tag = await repo.next_tag(session)
         payloads = artifact_payloads(tag, result)
-        async with self._lock:  # the blob GC must not see these blobs before their rows exist
+        async with self._lock:
             try:
                 specs = await asyncio.to_thread(self._write_blobs, payloads)
             except OSError as exc:  # disk full, quota, permissions, object store down: no row
@@ -113,14 +118,26 @@ class Registry:
             if proceed is not None and not proceed():
                 await self._collect_garbage_if_reachable()
                 raise SaveWithdrawn(f"run {run_id} was cancelled before its version was registered")
-            async with self._sessions.begin() as session:
-                version = await repo.register_version(
-                    session, run_id=run_id, tag=tag, model_type=result["model_type"],
-                    params=result.get("params", {}), feature_names=result["feature_names"],
-                    data_summary=result.get("data_summary", {}),
-                    metrics=store_metrics(result["metrics"]), artifacts=specs, actor=actor)
-                await repo.finish_run(session, run_id, status="succeeded", version_id=version.id)
+            try:
+                version = await self._insert_version(run_id, tag, result, payloads, specs, actor=actor)
+            except OSError as exc:  # the store failed while putting back a collected blob
+                await self._collect_garbage_if_reachable()
+                raise StorageFailure(f"could not save the model artifacts: {exc.strerror or exc}") from None
         log.info("registered version %s from run %d", tag, run_id)
+        return version
+
+    async def _insert_version(self, run_id: int, tag: str, result: dict[str, Any],
+                              payloads: list[tuple[str, str, str, bytes]], specs: list[ArtifactSpec],
+                              *, actor: str) -> Any:
+        async with self._sessions.begin() as session:
+            await db.lock_blobs(session)  # held until commit: no GC in any process meanwhile
+            await asyncio.to_thread(self._restore_collected, payloads, specs)
+            version = await repo.register_version(
+                session, run_id=run_id, tag=tag, model_type=result["model_type"],
+                params=result.get("params", {}), feature_names=result["feature_names"],
+                data_summary=result.get("data_summary", {}),
+                metrics=store_metrics(result["metrics"]), artifacts=specs, actor=actor)
+            await repo.finish_run(session, run_id, status="succeeded", version_id=version.id)
         return version
 
     def _write_blobs(self, payloads: list[tuple[str, str, str, bytes]]) -> list[ArtifactSpec]:
@@ -131,6 +148,14 @@ class Registry:
             specs.append(ArtifactSpec(kind=kind, name=name, sha256=ref.sha256,
                                       size_bytes=ref.size, content_type=content_type))
         return specs
+
+    def _restore_collected(self, payloads: list[tuple[str, str, str, bytes]], specs: list[ArtifactSpec]) -> None:
+        """Put back blobs another process's GC deleted between our put and our lock (rare)."""
+        for (_kind, _name, _type, data), spec in zip(payloads, specs):
+            if not self._blobs.exists(spec.sha256):
+                log.warning("blob %s was collected before its rows existed; writing it again", spec.sha256[:12])
+                self._blobs.put(data)
+                self._blobs.read(spec.sha256, spec.size_bytes)
 
     async def activate(self, tag: str, *, actor: str, reason: str | None = None,
                        kind: str = "activated", evidence: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -186,13 +211,16 @@ class Registry:
     async def _collect_garbage(self) -> int:
         """Delete blobs no live artifact row references (orphans of a failed or killed save).
 
-        Blobs younger than ``storage.blob_gc_grace_s`` are kept: with several processes on one
-        blob folder they may belong to a save whose rows are not inserted yet.
+        Runs under the cross-process blob lock, so the default grace of 0 is safe with several
+        processes; blobs younger than ``storage.blob_gc_grace_s`` are kept all the same.
         """
-        async with self._sessions() as session:
+        grace = self._config.storage.blob_gc_grace_s
+        # The transaction is the cross-process lock: it stays open while the blobs go, so no
+        # registration anywhere commits rows in between (see register).
+        async with self._sessions.begin() as session:
+            await db.lock_blobs(session)
             referenced = await repo.referenced_sha256s(session)
-        grace = self._config.storage.blob_gc_grace_s  # other processes' saves in progress
-        return await asyncio.to_thread(self._blobs.gc, referenced, blob_grace_s=grace)
+            return await asyncio.to_thread(self._blobs.gc, referenced, blob_grace_s=grace)
 
     async def load_at_start_up(self) -> None:
         """Remove orphan blobs, then serve the active version or else the newest that loads.
@@ -286,6 +314,29 @@ class Registry:
                 removed = await self._collect_garbage()
                 log.info("pruned %d version(s), removed %d blob(s)", len(doomed), removed)
         return [v.tag for v in doomed]
+
+    async def sign_existing(self, *, resign: bool = False) -> dict[str, list[str]]:
+        """Sign the blobs of every live version whose sha256 and size verify (run once, after upgrading).
+
+        Trust on an operator's word: run it when the registry's current contents are known good.
+        Blobs signed with another key are only re-signed with ``resign`` (a replaced key).
+        Returns artifact names by outcome: valid, signed, resigned, foreign, failed.
+        """
+        async with self._sessions() as session:
+            versions = await repo.list_versions(session, include_pruned=False)
+        artifacts = [a for v in versions for a in v.artifacts]
+        return await asyncio.to_thread(self._sign_all, artifacts, resign)
+
+    def _sign_all(self, artifacts, resign: bool) -> dict[str, list[str]]:
+        outcomes: dict[str, list[str]] = {k: [] for k in ("valid", "signed", "resigned", "foreign", "failed")}
+        for artifact in artifacts:
+            try:
+                outcome = self._blobs.sign_existing(artifact.sha256, artifact.size_bytes, resign=resign)
+            except (StoreError, OSError) as exc:
+                outcomes["failed"].append(f"{artifact.name}: {getattr(exc, 'message', None) or exc}")
+                continue
+            outcomes[outcome].append(artifact.name)
+        return outcomes
 
     async def load_bundle(self, version) -> ServingBundle:
         """A version's verified serving bundle, without activating it (shadow challengers)."""

@@ -1,7 +1,8 @@
 """Immutable content-addressed blobs (sha256); synchronous, call via ``asyncio.to_thread``.
 
-Layout: ``<root>/sha256/<first two hex>/<64 hex>``. Paths are only ever built from a
-validated 64-hex digest, never from client input such as a file name.
+Layout: ``<root>/sha256/<first two hex>/<64 hex>``, and each blob's signature (see
+``server.store.signing``) at ``<root>/hmac/<first two hex>/<64 hex>``. Paths are only ever
+built from a validated 64-hex digest, never from client input such as a file name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from server.store.errors import BlobIntegrityError, BlobNotFound, InvalidValue
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TEMP_PREFIX = ".tmp-"
 TEMP_GRACE_S = 60.0
+SIGNATURE_FOLDER = "hmac"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,14 @@ class BlobStore(ABC):
         written them for a version whose rows it has not inserted yet.
         """
 
+    @abstractmethod
+    def put_signature(self, sha256: str, value: str) -> None:
+        """Store a blob's signature (hex text) beside it; replaces an older one."""
+
+    @abstractmethod
+    def get_signature(self, sha256: str, *, fresh: bool = False) -> str | None:
+        """A blob's stored signature, or None; ``fresh`` skips any local cache."""
+
     def health(self) -> str | None:
         """None when the store can be reached, else a short reason (``/readyz`` reports it)."""
         return None
@@ -99,6 +109,7 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.base = self.root / "sha256"
+        self.signatures = self.root / SIGNATURE_FOLDER
 
     def _path(self, sha256: str) -> Path:
         check_digest(sha256)
@@ -154,18 +165,49 @@ class LocalBlobStore(BlobStore):
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
 
+    def _signature_path(self, sha256: str) -> Path:
+        check_digest(sha256)
+        return self.signatures / sha256[:2] / sha256
+
+    def put_signature(self, sha256: str, value: str) -> None:
+        final = self._signature_path(sha256)
+        folder = final.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{TEMP_PREFIX}{sha256}-{secrets.token_hex(4)}"
+        try:
+            with open(tmp, "x", encoding="ascii") as out:
+                out.write(value)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+
+    def get_signature(self, sha256: str, *, fresh: bool = False) -> str | None:
+        try:
+            return self._signature_path(sha256).read_text(encoding="ascii").strip() or None
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            return "not-a-signature"  # garbage written by someone else: refused as mis-signed
+
     def delete(self, sha256: str) -> bool:
         path = self._path(sha256)
         try:
             path.unlink()
         except FileNotFoundError:
             return False
+        finally:  # the blob first, then its signature (see gc)
+            self._signature_path(sha256).unlink(missing_ok=True)
         return True
 
-    def _files(self) -> Iterator[Path]:
-        if not self.base.is_dir():
+    def _files(self, base: Path | None = None) -> Iterator[Path]:
+        base = self.base if base is None else base
+        if not base.is_dir():
             return
-        for folder in sorted(self.base.iterdir()):
+        for folder in sorted(base.iterdir()):
             if folder.is_dir() and re.fullmatch(r"[0-9a-f]{2}", folder.name):
                 yield from sorted(p for p in folder.iterdir() if p.is_file())
 
@@ -179,7 +221,9 @@ class LocalBlobStore(BlobStore):
     ) -> int:
         removed = 0
         now = time.time()
-        for path in list(self._files()):
+        # Blobs first, then signatures: a blob this GC keeps always keeps its signature.
+        for path in [*self._files(), *self._files(self.signatures)]:
+            counted = path.parent.parent == self.base
             try:
                 if path.name.startswith(TEMP_PREFIX):
                     stale = path.stat().st_mtime < now - temp_grace_s
@@ -191,5 +235,5 @@ class LocalBlobStore(BlobStore):
                 continue  # renamed into place or collected by another process meanwhile
             if stale:
                 path.unlink(missing_ok=True)
-                removed += 1
+                removed += counted
         return removed

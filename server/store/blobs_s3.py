@@ -1,7 +1,7 @@
 """Content-addressed blobs in an S3-compatible bucket; synchronous, call via ``asyncio.to_thread``.
 
-Layout: ``s3://<bucket>/<prefix>/sha256/<first two hex>/<64 hex>``, the same addressing as
-:class:`~server.store.blobs.LocalBlobStore`. Reads stream the object into a local cache folder
+Layout: ``s3://<bucket>/<prefix>/sha256/<first two hex>/<64 hex>`` (signatures under
+``.../hmac/``), the same addressing as :class:`~server.store.blobs.LocalBlobStore`. Reads stream the object into a local cache folder
 (itself a LocalBlobStore), hashing on the way; bytes are returned only once their sha256 and
 size match, and every later read re-verifies the cached copy.
 
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
 
-from server.store.blobs import SHA256_RE, TEMP_GRACE_S, TEMP_PREFIX, BlobRef, BlobStore, LocalBlobStore, check_digest
+from server.store.blobs import (SHA256_RE, SIGNATURE_FOLDER, TEMP_GRACE_S, TEMP_PREFIX, BlobRef, BlobStore,
+                                LocalBlobStore, check_digest)
 from server.store.errors import BlobIntegrityError, BlobNotFound, InvalidValue
 
 CHUNK = 1 << 20  # streamed read size
@@ -94,6 +95,32 @@ class S3BlobStore(BlobStore):
     def _key(self, sha256: str) -> str:
         check_digest(sha256)
         return self.location.key("sha256", sha256[:2], sha256)
+
+    def _signature_key(self, sha256: str) -> str:
+        check_digest(sha256)
+        return self.location.key(SIGNATURE_FOLDER, sha256[:2], sha256)
+
+    def put_signature(self, sha256: str, value: str) -> None:
+        self._call("put_object", Bucket=self.location.bucket, Key=self._signature_key(sha256),
+                   Body=value.encode("ascii"))
+        self.cache.put_signature(sha256, value)
+
+    def get_signature(self, sha256: str, *, fresh: bool = False) -> str | None:
+        """The signature, from the cache unless ``fresh`` (a wrong one is checked, not trusted)."""
+        from botocore.exceptions import ClientError
+
+        cached = None if fresh else self.cache.get_signature(sha256)
+        if cached is not None:
+            return cached
+        try:
+            response = self._call("get_object", Bucket=self.location.bucket, Key=self._signature_key(sha256))
+        except ClientError:  # 404: not signed
+            return None
+        value = response["Body"].read(4096).decode("ascii", "replace").strip()
+        if not value:
+            return None
+        self.cache.put_signature(sha256, value)
+        return value
 
     def _call(self, method: str, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -193,11 +220,12 @@ class S3BlobStore(BlobStore):
     def delete(self, sha256: str) -> bool:
         existed = self.exists(sha256)
         self._call("delete_object", Bucket=self.location.bucket, Key=self._key(sha256))
+        self._call("delete_object", Bucket=self.location.bucket, Key=self._signature_key(sha256))
         self.cache.delete(sha256)
         return existed
 
-    def _objects(self) -> Iterator[dict]:
-        prefix = self.location.key("sha256") + "/"
+    def _objects(self, folder: str = "sha256") -> Iterator[dict]:
+        prefix = self.location.key(folder) + "/"
         token: dict[str, str] = {}
         while True:
             page = self._call("list_objects_v2", Bucket=self.location.bucket, Prefix=prefix, **token)
@@ -224,14 +252,16 @@ class S3BlobStore(BlobStore):
     ) -> int:
         now = time.time()
         removed = self._abort_stale_uploads(now - temp_grace_s)
-        for obj in list(self._objects()):
-            digest = self._digest_of(obj["Key"])
-            if digest is None or digest in referenced:
-                continue  # not ours, or live
-            if blob_grace_s > 0 and obj["LastModified"].timestamp() >= now - blob_grace_s:
-                continue  # maybe another server's save whose rows are not inserted yet
-            self._call("delete_object", Bucket=self.location.bucket, Key=obj["Key"])
-            removed += 1
+        # Blobs first, then signatures: a blob this GC keeps always keeps its signature.
+        for folder in ("sha256", SIGNATURE_FOLDER):
+            for obj in list(self._objects(folder)):
+                digest = self._digest_of(obj["Key"])
+                if digest is None or digest in referenced:
+                    continue  # not ours, or live
+                if blob_grace_s > 0 and obj["LastModified"].timestamp() >= now - blob_grace_s:
+                    continue  # maybe another server's save whose rows are not inserted yet
+                self._call("delete_object", Bucket=self.location.bucket, Key=obj["Key"])
+                removed += folder == "sha256"
         self.cache.gc(referenced, temp_grace_s=temp_grace_s)  # the cache only mirrors live blobs
         return removed
 

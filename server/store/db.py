@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -35,6 +35,8 @@ SQLITE_PRAGMAS = (
 POSTGRES_SERVER_SETTINGS = {"timezone": "UTC", "application_name": "congestion-monitor"}
 # Any constant shared by every process of this app: serialises concurrent start-up migrations.
 POSTGRES_MIGRATION_LOCK = 0x636F6E67  # "cong"
+# Likewise for blob registration and blob GC, which must never interleave across processes.
+POSTGRES_BLOB_LOCK = 0x626C6F62  # "blob"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
+
+
+async def lock_blobs(session: AsyncSession) -> None:
+    """Take the cross-process blob lock; it is held until the session's transaction ends.
+
+    Blob registration (check the blobs are there, insert their rows) and blob GC (read the
+    referenced digests, delete the rest) each run under it, so a GC in another process can
+    never see blobs whose rows are about to be committed. PostgreSQL: a transaction-scoped
+    advisory lock. SQLite: ``BEGIN IMMEDIATE``, the database's write lock (WAL readers go on;
+    other writers wait up to busy_timeout), so it must be the transaction's first statement.
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_BLOB_LOCK})
+    elif conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

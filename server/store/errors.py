@@ -54,3 +54,9 @@ class BlobIntegrityError(StoreError):
     """A stored blob's size or sha256 does not match what the registry recorded."""
 
     code = "blob_integrity"
+
+
+class BlobSignatureError(BlobIntegrityError):
+    """A blob without a valid signature from this server's key: refused before anyone unpickles it."""
+
+    code = "blob_signature"

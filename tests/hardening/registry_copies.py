@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import joblib
@@ -19,7 +18,8 @@ from server.services.events import EventHub
 from server.services.inference import InferenceService
 from server.services.registry import Registry
 from server.store import db, repo
-from server.store.blobs import LocalBlobStore
+from server.store.blob_factory import open_blob_store
+from server.store.signing import SignedBlobStore
 
 METRIC_EXTRAS = ("phases", "params", "model_type", "version")
 
@@ -30,7 +30,7 @@ class Stack:
 
     engine: Any
     sessions: Any
-    blobs: LocalBlobStore
+    blobs: SignedBlobStore
     registry: Registry
     inference: InferenceService
 
@@ -44,7 +44,7 @@ async def open_stack(config: Config) -> Stack:
     engine = db.create_engine(config.storage.database_url)
     await db.prepare_database(engine, auto_upgrade=True)
     sessions = db.session_maker(engine)
-    blobs = LocalBlobStore(Path(config.storage.blob_dir))
+    blobs = open_blob_store(config.storage)
     inference = InferenceService()
     registry = Registry(config, sessions, blobs, EventHub(), inference)
     await registry.load_at_start_up()

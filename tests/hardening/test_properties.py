@@ -23,7 +23,7 @@ from server.ml.vectorise import FeatureVectoriser
 from server.ml.windows import WindowState, aggregate_names
 from server.schemas import MAX_BYTES_SENT, MAX_PACKET_SIZE, MAX_TIMESTAMP, MAX_TEXT, check_record
 from server.store import repo
-from tests.conftest import tiny_config
+from tests.conftest import SIGNING_KEY, tiny_config
 from tests.hardening.registry_copies import open_stack, register_copy, trained_result
 
 WINDOWS = (60, 600)
@@ -136,6 +136,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.workdir = Path(tempfile.mkdtemp(prefix="registry-machine-"))
         shutil.copy2(self.template / "metadata.sqlite3", self.workdir / "metadata.sqlite3")
         shutil.copytree(self.template / "blobs", self.workdir / "blobs")
+        shutil.copy2(self.template / SIGNING_KEY, self.workdir / SIGNING_KEY)
         config = tiny_config(self.workdir, CONGESTION_VERSIONING__KEEP_LAST=str(KEEP_LAST))
         self.stack = self.run(open_stack(config))
         self.result = self.run(trained_result(self.stack))

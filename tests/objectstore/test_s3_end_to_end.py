@@ -40,7 +40,7 @@ async def test_train_serve_rollback_download_against_s3(aiohttp_client, s3_serve
     config = s3_config(s3_server, s3_url, tmp_path / "a")
     await train(config, "xgboost")
     client = await aiohttp_client(create_app(config))
-    assert isinstance(client.app[keys.BLOBS], S3BlobStore)
+    assert isinstance(client.app[keys.BLOBS].inner, S3BlobStore)
     assert not (tmp_path / "a" / "blobs" / "sha256").exists(), "no local blob folder: S3 holds them"
     trained = await check_json(await client.post("/api/train", json={"model_type": "random_forest"}), 200)
     assert trained["status"] == "succeeded", trained
@@ -66,9 +66,10 @@ async def test_train_serve_rollback_download_against_s3(aiohttp_client, s3_serve
 async def test_two_servers_share_one_bucket_and_one_database(aiohttp_client, s3_server, s3_url, tmp_path):
     first_config = s3_config(s3_server, s3_url, tmp_path / "one", CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0")
     await train(first_config, "random_forest")
-    # Same database and bucket, its own (empty) read cache: nothing is shared on local disk.
+    # Same database, bucket and signing key, its own (empty) read cache: nothing else is shared.
     second_config = tiny_config(tmp_path / "two", **s3_environ_overrides(s3_server, s3_url),
                                 CONGESTION_STORAGE__DATABASE_URL=first_config.storage.database_url,
+                                CONGESTION_STORAGE__SIGNING_KEY_FILE=first_config.storage.signing_key_file,
                                 CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0")
     first = await aiohttp_client(create_app(first_config))
     second = await aiohttp_client(create_app(second_config))

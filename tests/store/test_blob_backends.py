@@ -21,24 +21,25 @@ class Backend:
 
     def __init__(self, store: BlobStore, server=None) -> None:
         self.store = store
+        self.raw = getattr(store, "inner", store)  # the backend under the signing layer
         self.server = server
 
     def tamper(self, ref: BlobRef, data: bytes) -> None:
-        if isinstance(self.store, S3BlobStore):
-            loc = self.store.location
-            self.server.client().put_object(Bucket=loc.bucket, Key=self.store._key(ref.sha256), Body=data)
-            self.store.cache.delete(ref.sha256)  # force the next read to fetch the damaged object
+        if isinstance(self.raw, S3BlobStore):
+            loc = self.raw.location
+            self.server.client().put_object(Bucket=loc.bucket, Key=self.raw._key(ref.sha256), Body=data)
+            self.raw.cache.delete(ref.sha256)  # force the next read to fetch the damaged object
             return
-        path = self.store.base / ref.sha256[:2] / ref.sha256
+        path = self.raw.base / ref.sha256[:2] / ref.sha256
         os.chmod(path, 0o644)
         path.write_bytes(data)
 
     def age(self, ref: BlobRef, seconds: float) -> None:
         """Make a blob look `seconds` old (S3 stamps LastModified itself: we wait instead)."""
-        if isinstance(self.store, S3BlobStore):
+        if isinstance(self.raw, S3BlobStore):
             time.sleep(seconds)
             return
-        path = self.store.base / ref.sha256[:2] / ref.sha256
+        path = self.raw.base / ref.sha256[:2] / ref.sha256
         past = time.time() - seconds
         os.utime(path, (past, past))
 
@@ -46,13 +47,14 @@ class Backend:
 @pytest.fixture(params=["local", "s3"])
 def backend_store(request, tmp_path: Path) -> Backend:
     """A store of each kind, built by the same factory the server uses."""
-    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs")}
+    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"),
+           "CONGESTION_STORAGE__SIGNING_KEY_FILE": str(tmp_path / "signing.key")}
     server = None
     if request.param == "s3":
         server = request.getfixturevalue("s3_server")
         env.update(s3_environ_overrides(server, request.getfixturevalue("s3_url")))
     store = open_blob_store(load_config(environ=env).storage)
-    assert isinstance(store, S3BlobStore if server else LocalBlobStore)
+    assert isinstance(store.inner, S3BlobStore if server else LocalBlobStore)
     return Backend(store, server)
 
 
@@ -107,7 +109,7 @@ def test_gc_grace_keeps_young_blobs_and_a_repeated_put_renews_it(backend_store: 
     old = store.put(b"orphan of a crash")
     renewed = store.put(b"saved again by another server")
     backend_store.age(old, 3)
-    if isinstance(store, LocalBlobStore):
+    if isinstance(backend_store.raw, LocalBlobStore):
         backend_store.age(renewed, 3)
     assert store.put(b"saved again by another server") == renewed  # renews its grace
     young = store.put(b"being saved elsewhere")
@@ -117,7 +119,8 @@ def test_gc_grace_keeps_young_blobs_and_a_repeated_put_renews_it(backend_store: 
 
 
 def test_s3_reads_are_cached_locally_and_the_cache_is_verified(s3_server, s3_url, tmp_path: Path) -> None:
-    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"), **s3_environ_overrides(s3_server, s3_url)}
+    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"), **s3_environ_overrides(s3_server, s3_url),
+           "CONGESTION_STORAGE__SIGNING_KEY_FILE": str(tmp_path / "signing.key")}
     store = open_blob_store(load_config(environ=env).storage)
     ref = store.put(b"cached bytes")
     assert store.read(ref.sha256, ref.size) == b"cached bytes"
@@ -131,18 +134,20 @@ def test_s3_reads_are_cached_locally_and_the_cache_is_verified(s3_server, s3_url
 
 def test_s3_large_artifacts_upload_in_parts(s3_server, s3_url, tmp_path: Path) -> None:
     env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"), **s3_environ_overrides(s3_server, s3_url),
+           "CONGESTION_STORAGE__SIGNING_KEY_FILE": str(tmp_path / "signing.key"),
            "CONGESTION_STORAGE__S3__MULTIPART_THRESHOLD_MB": "5"}
     store = open_blob_store(load_config(environ=env).storage)
     data = os.urandom(12 * (1 << 20))  # 12 MiB: three 5 MiB parts
     ref = store.put(data)
-    head = s3_server.client().head_object(Bucket=store.location.bucket, Key=store._key(ref.sha256))
+    head = s3_server.client().head_object(Bucket=store.inner.location.bucket, Key=store.inner._key(ref.sha256))
     assert head["ETag"].strip('"').endswith("-3"), head["ETag"]  # S3 marks multipart ETags "-<parts>"
     assert store.read(ref.sha256, ref.size) == data
 
 
 def test_s3_gc_aborts_stale_multipart_uploads(s3_server, s3_url, tmp_path: Path) -> None:
-    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"), **s3_environ_overrides(s3_server, s3_url)}
-    store = open_blob_store(load_config(environ=env).storage)
+    env = {"CONGESTION_STORAGE__BLOB_DIR": str(tmp_path / "blobs"), **s3_environ_overrides(s3_server, s3_url),
+           "CONGESTION_STORAGE__SIGNING_KEY_FILE": str(tmp_path / "signing.key")}
+    store = open_blob_store(load_config(environ=env).storage).inner
     key = store._key("ab" * 32)
     client = s3_server.client()
     client.create_multipart_upload(Bucket=store.location.bucket, Key=key)  # a killed uploader's parts
