@@ -118,3 +118,44 @@ async def test_a_store_outage_keeps_serving_degrades_readiness_and_fails_saves_c
     assert client.app[keys.INFERENCE].version == before["version"]
     shutil.rmtree(tmp_path / "work" / "blobs" / "s3-cache")  # not cached: must come from the store
     await check_error(await client.get(f"/download/version/metrics_{before['version']}.json"), 503, "unavailable")
+
+
+class _Marker:
+    """Unpickling this calls open(path, 'w'): proof that a pickle was loaded."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+async def test_a_pickle_planted_in_the_bucket_with_its_row_is_refused(aiohttp_client, s3_server, s3_url, tmp_path):
+    """Issue 11 item 11 on S3: signatures live in the bucket beside the blobs; a planted object is refused."""
+    import pickle
+    import sqlite3
+
+    config = s3_config(s3_server, s3_url, tmp_path / "w")
+    await train(config, "random_forest")
+    bucket, prefix = s3_url[5:].split("/", 1)
+    keys_stored = {obj["Key"] for page in s3_server.client().get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix + "/") for obj in page.get("Contents", [])}
+    blobs = {k.rsplit("/", 1)[1] for k in keys_stored if "/sha256/" in k}
+    signatures = {k.rsplit("/", 1)[1] for k in keys_stored if "/hmac/" in k}
+    assert blobs and signatures == blobs
+
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(_Marker(str(marker)))
+    sha = hashlib.sha256(evil).hexdigest()
+    s3_server.client().put_object(Bucket=bucket, Key=f"{prefix}/sha256/{sha[:2]}/{sha}", Body=evil)
+    s3_server.client().put_object(Bucket=bucket, Key=f"{prefix}/hmac/{sha[:2]}/{sha}", Body=b"00" * 32)
+    with sqlite3.connect(tmp_path / "w" / "metadata.sqlite3") as conn:
+        tag = conn.execute("select tag from model_versions").fetchone()[0]
+        conn.execute("update artifacts set sha256 = ?, size_bytes = ? where kind = 'pipeline'", (sha, len(evil)))
+
+    client = await aiohttp_client(create_app(config))
+    ready = await check_json(await client.get("/readyz"), 200)
+    assert ready["status"] == "degraded" and ready["model"]["loaded"] is False
+    assert tag in ready["degraded"] and "signature" in ready["degraded"]
+    await check_error(await client.get(f"/download/version/model_{tag}.joblib"), 409, "integrity_error")
+    assert not marker.exists(), "the planted pickle was never loaded"
