@@ -9,6 +9,7 @@ import joblib
 
 from server import keys
 from server.app import create_app
+from server.store.blob_factory import open_blob_store
 from tests.conftest import check_error, check_json, tiny_config
 from tests.hardening.test_integrity import RECORD, _events, _pipeline_blobs
 
@@ -26,11 +27,14 @@ class _Exploding:
 
 
 def _replace_pipeline(workdir, tag: str, data: bytes) -> None:
-    """Store `data` as the version's pipeline blob, with a matching row (hash and size)."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = workdir / "blobs" / "sha256" / sha[:2] / sha
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    """Store `data` as the version's pipeline blob, with a matching row (hash and size).
+
+    Written through the server's own (signing) store: an artifact this deployment saved, e.g.
+    under another library release, not a planted one (tests/hardening/test_signing.py).
+    """
+    ref = open_blob_store(tiny_config(workdir).storage).put(data)
+    sha = ref.sha256
+    assert sha == hashlib.sha256(data).hexdigest()
     with sqlite3.connect(workdir / "metadata.sqlite3") as conn:
         conn.execute("update artifacts set sha256 = ?, size_bytes = ? where kind = 'pipeline' and version_id = "
                      "(select id from model_versions where tag = ?)", (sha, len(data), tag))
