@@ -14,13 +14,14 @@ from server.store import repo_shadow
 SIGNIFICANCE = 0.05
 
 
-def verdict(evidence: dict[str, Any], metrics: tuple[str, ...], margin: float) -> str:
+def verdict(evidence: dict[str, Any], metrics: tuple[str, ...], margin: float,
+            alpha: float = SIGNIFICANCE) -> str:
     """``challenger_better`` only on a significant paired win that loses no metric by the margin."""
     mcnemar, delong = evidence["mcnemar"], evidence["delong"]
-    wins_decisions = mcnemar["p_value"] < SIGNIFICANCE and mcnemar["a_only"] > mcnemar["b_only"]
-    wins_ranking = delong["p_value"] is not None and delong["p_value"] < SIGNIFICANCE and delong["delta"] > 0
-    loses_decisions = mcnemar["p_value"] < SIGNIFICANCE and mcnemar["a_only"] < mcnemar["b_only"]
-    loses_ranking = delong["p_value"] is not None and delong["p_value"] < SIGNIFICANCE and delong["delta"] < 0
+    wins_decisions = mcnemar["p_value"] < alpha and mcnemar["a_only"] > mcnemar["b_only"]
+    wins_ranking = delong["p_value"] is not None and delong["p_value"] < alpha and delong["delta"] > 0
+    loses_decisions = mcnemar["p_value"] < alpha and mcnemar["a_only"] < mcnemar["b_only"]
+    loses_ranking = delong["p_value"] is not None and delong["p_value"] < alpha and delong["delta"] < 0
     if (wins_decisions or wins_ranking) and not _worse(evidence, metrics, margin):
         return "challenger_better"
     if loses_decisions or loses_ranking:
@@ -43,7 +44,7 @@ def _per_window(rows: list[tuple]) -> list[dict[str, Any]]:
 
 
 def compare_rows(rows: list[tuple], tag: str, min_labels: int, metrics: tuple[str, ...],
-                 margin: float) -> dict[str, Any]:
+                 margin: float, alpha: float = SIGNIFICANCE) -> dict[str, Any]:
     """The comparison of one shadow with whatever served, from its paired labelled rows."""
     base = {"version": tag, "labelled": len(rows), "min_labels": min_labels,
             "served_by": sorted({r[6] for r in rows}), "windows": _per_window(rows)}
@@ -54,17 +55,19 @@ def compare_rows(rows: list[tuple], tag: str, min_labels: int, metrics: tuple[st
         y, np.array([r[3] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float),
         None, None, candidate_pred=np.array([r[4] for r in rows]), champion_pred=np.array([r[2] for r in rows]))
     evidence["champion_version"] = ",".join(base["served_by"])
-    return {**base, "verdict": verdict(evidence, metrics, margin), "evidence": evidence}
+    evidence["alpha"] = alpha
+    return {**base, "verdict": verdict(evidence, metrics, margin, alpha), "evidence": evidence}
 
 
-async def compare(sessions, config, tag: str, *, served_by: str | None = None) -> dict[str, Any]:
+async def compare(sessions, config, tag: str, *, served_by: str | None = None,
+                  alpha: float = SIGNIFICANCE) -> dict[str, Any]:
     """Read the paired rows of a shadow (optionally only those a given version served) and compare."""
     policy = config.versioning.promotion
     async with sessions() as session:
         rows = await repo_shadow.paired_rows(session, tag)
     if served_by is not None:
         rows = [r for r in rows if r[6] == served_by]
-    return compare_rows(rows, tag, policy.min_labels, tuple(policy.metrics), float(policy.margin))
+    return compare_rows(rows, tag, policy.min_labels, tuple(policy.metrics), float(policy.margin), alpha)
 
 
 async def attach_to_windows(sessions, config, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -35,9 +35,12 @@ class ChallengerRules:
         if tag not in self._shadows.versions:
             raise Conflict(f"version {tag} is not in shadow: put it in shadow first "
                            f"(POST /api/versions/{tag}/shadow), or activate it by hand with a reason")
-        comparison = await challenge.compare(self._sessions, self._config, tag)
         async with self._sessions() as session:
             previous = await repo.active_version(session)
+        # The evidence is against the champion being replaced, on the rows it served: rows another,
+        # earlier champion served say nothing about this one.
+        comparison = await challenge.compare(self._sessions, self._config, tag,
+                                             served_by=previous.tag if previous else None)
         await self._shadows.set_shadow(tag, False, actor=actor, reason="promoted to champion")
         moved = await self._registry.activate(tag, actor=actor, kind="promoted", reason=reason, evidence={
             "comparison": comparison, "watch": {"previous": previous.tag if previous else None}})
@@ -53,8 +56,15 @@ class ChallengerRules:
         if rollback:
             moves.append(rollback)
         elif self._config.versioning.promotion.mode == "auto":
-            for tag in self._shadows.versions:
-                comparison = await challenge.compare(self._sessions, self._config, tag)
+            async with self._sessions() as session:
+                active = await repo.active_version(session)
+            shadows = list(self._shadows.versions)
+            # Several shadows tested against one champion: Bonferroni keeps the chance that any of
+            # them is promoted on luck at the nominal level.
+            alpha = challenge.SIGNIFICANCE / max(1, len(shadows))
+            for tag in shadows:
+                comparison = await challenge.compare(self._sessions, self._config, tag,
+                                                     served_by=active.tag if active else None, alpha=alpha)
                 if comparison["verdict"] == "challenger_better":
                     tests = comparison["evidence"]
                     delong_p = tests["delong"]["p_value"]

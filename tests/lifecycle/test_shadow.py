@@ -143,7 +143,8 @@ async def _wait_logged(config, n: int) -> None:
     raise AssertionError(f"only {count} of {n} predictions logged")
 
 
-async def test_rules_promote_a_winning_shadow_then_roll_back_a_live_degradation(aiohttp_client, config):
+async def _auto_client_with_a_winning_shadow(aiohttp_client, config):
+    """An auto-promotion server whose shadow's decisions are the labels of 160 served flows."""
     client = await aiohttp_client(create_app(tiny_config(config_dir(config), CONGESTION_VERSIONING__PROMOTION__MODE="auto", **SMALL)))
     champion, challenger = await _versions(client)
     # The challenger decides at its own (lower) threshold, so the two disagree on enough flows.
@@ -159,10 +160,27 @@ async def test_rules_promote_a_winning_shadow_then_roll_back_a_live_degradation(
     # Labels that agree with the challenger: it wins significantly unless both decide alike everywhere.
     _label(config, [(a["prediction_id"], shadow_pred[a["prediction_id"]]) for a in answers])
     disagreements = sum(shadow_pred[a["prediction_id"]] != a["prediction"] for a in answers)
-    rules = client.app[keys.RULES]
-    moves = await rules.evaluate()
     if disagreements < 8:
         pytest.skip(f"the two template models disagree on only {disagreements} flows")
+    return client, champion, challenger
+
+
+async def test_a_shadow_is_promoted_only_on_rows_the_current_champion_served(aiohttp_client, config):
+    client, champion, challenger = await _auto_client_with_a_winning_shadow(aiohttp_client, config)
+    # Say an earlier champion served those rows: the win says nothing about this champion.
+    execute_sql(config.storage.database_url, "UPDATE predictions SET version = '20000101_000000'")
+    assert await client.app[keys.RULES].evaluate() == []
+    execute_sql(config.storage.database_url, f"UPDATE predictions SET version = '{champion}'")
+    moves = await client.app[keys.RULES].evaluate()
+    assert moves and moves[0]["version"] == challenger
+    evidence = moves[0]["comparison"]
+    assert evidence["served_by"] == [champion] and evidence["evidence"]["alpha"] == 0.05  # one shadow
+
+
+async def test_rules_promote_a_winning_shadow_then_roll_back_a_live_degradation(aiohttp_client, config):
+    client, champion, challenger = await _auto_client_with_a_winning_shadow(aiohttp_client, config)
+    rules = client.app[keys.RULES]
+    moves = await rules.evaluate()
     assert moves and moves[0]["version"] == challenger
     assert client.app[keys.SHADOWS].versions == [champion]
 
