@@ -5,6 +5,7 @@ Answers are parsed with the same pydantic models that generate the OpenAPI docum
 """
 from __future__ import annotations
 
+import abc
 import datetime as dt
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
@@ -28,14 +29,15 @@ def _body(**values: Any) -> dict[str, Any]:
     return {k: json_value(v) for k, v in values.items() if v is not None}
 
 
-class Operations:
+class Operations(abc.ABC):
     """The API's operations; subclasses implement `_call(call)` (a value, or an awaitable of one).
 
     In AsyncClient every method returns an awaitable of the type written here.
     """
 
-    def _call(self, call: Call) -> Any:  # pragma: no cover - implemented by the clients
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _call(self, call: Call) -> Any:
+        """Send one call: Client returns its value, AsyncClient an awaitable of it."""
 
     # health
     def health(self) -> Health:

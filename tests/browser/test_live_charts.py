@@ -78,12 +78,13 @@ def _wait_points(page, canvas: str, label: str, n: int) -> None:
     }""", arg=[canvas, label, n])
 
 
-def _no_sideways_overflow(page) -> None:
+def _sideways_overflow(page) -> tuple[list[int], list[str]]:
+    """([page scroll width, viewport width], the first elements that reach past the right edge)."""
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
         .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""")
-    assert width[0] <= width[1], f"the page scrolls sideways: {width}, past the edge: {wide}"
+    return width, wide
 
 
 def test_live_charts_alerts_and_card_indicators_follow_replayed_traffic(new_page, live_server, screenshots):
@@ -167,7 +168,8 @@ def test_live_page_and_dashboard_at_390px_do_not_scroll_sideways(new_page, live_
     for path in ("/live", "/dashboard"):
         page.goto(path)
         page.wait_for_load_state("networkidle")
-        _no_sideways_overflow(page)
+        width, wide = _sideways_overflow(page)
+        assert width[0] <= width[1], f"{path} scrolls sideways: {width}, past the edge: {wide}"
         page.screenshot(path=str(screenshots / f"{path[1:]}-390-{scheme}.png"), full_page=True)
 
 
