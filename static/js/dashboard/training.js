@@ -142,7 +142,10 @@ export function handleTrainingEvent(event) {
     case "run_failed": {
       // A cancelled run stopped on request: its phase reads "cancelled", in neutral colours.
       const outcome = event.status === "cancelled" ? "cancelled" : "failed";
-      document.querySelectorAll('#phases [data-status="running"]').forEach((n) => setPhase(n.dataset.phase, outcome));
+      // The phase it stopped in; a run stopped between two phases stopped before the next one.
+      const stopped = document.querySelector('#phases [data-status="running"]')
+        ?? document.querySelector('#phases [data-status="pending"]');
+      if (stopped) setPhase(stopped.dataset.phase, outcome);
       $("run").dataset.outcome = outcome;
       setRunning(null, `Run ${event.run_id} ${outcome}${elapsed}.`);
       toast(outcome === "cancelled" ? `Training run ${event.run_id} cancelled` : `Training failed: ${event.error || "no details"}`,
