@@ -152,7 +152,9 @@ class DriftService:
     async def _report(self, window: ClosedWindow) -> dict:
         version, sketch = window.version, window.sketch
         profile = await self.profile(version) or {}
-        report = window_report(profile, sketch, self.settings, await self._attribution(window))
+        attribution = await self._attribution(window)
+        # The column tests (scipy, thousands of values) run in a thread: never on the serving loop.
+        report = await asyncio.to_thread(window_report, profile, sketch, self.settings, attribution)
         if not profile:
             report["status"] = "no_profile"
         rate = self._rates.setdefault(version, SeasonalRate(self.window_s, factor=self.config.alerts.rate_factor))

@@ -101,3 +101,21 @@ async def test_bad_parameters_are_named(drift_client):
     await check_error(await drift_client.post("/api/alerts/abc/ack"), 400, field="alert_id")
     await check_error(await drift_client.post("/api/alerts/999/ack"), 404, field="alert_id")
     await check_error(await drift_client.post("/api/alerts/1/ack", json={"by": 3}), 400, field="by")
+
+
+async def test_window_reports_are_computed_off_the_event_loop(drift_client, monkeypatch):
+    import threading
+
+    from server.monitoring import drift_service
+
+    threads = []
+    real = drift_service.window_report
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(drift_service, "window_report", recording)
+    await _serve(drift_client, range(0, 3))  # windows 0 and 1 close
+    assert len(threads) == 2
+    assert threading.main_thread() not in threads  # the loop runs in the main thread
