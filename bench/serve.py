@@ -108,8 +108,9 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, f
     if "Non-2xx" in out:
         raise RuntimeError(f"{url}: non-2xx answers\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored to the start of a line: the Stdev column ("87.99%") is followed by whitespace too.
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": p50, "p99": p99}
 
 
