@@ -90,6 +90,11 @@ HTTP_STATUS: dict[str, int] = {
 }
 
 
+def counted(n: int, noun: str) -> str:
+    """A count with its noun in the right number, for messages: "1 record", "2 records"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def status_for(code: str) -> int:
     """HTTP status for an error code (500 for codes nobody mapped)."""
     return HTTP_STATUS.get(code, 500)

@@ -6,7 +6,7 @@ from aiohttp import web
 from server import keys
 from server.api.common import json_response, read_json
 from server.api.openapi_spec import documented
-from server.errors import ValidationFailed
+from server.errors import ValidationFailed, counted
 from server.monitoring.service import record_feedback
 from server.schemas.monitoring import FeedbackAnswer, FeedbackBody
 
@@ -26,6 +26,6 @@ async def feedback(request: web.Request) -> web.Response:
         raise ValidationFailed("the body must be a non-empty list of labels",
                                fields={"body": "expected an array of feedback items"})
     if len(body) > max_batch:
-        raise ValidationFailed(f"at most {max_batch} labels per request",
-                               fields={"body": f"{len(body)} items, at most {max_batch}"})
+        raise ValidationFailed(f"at most {counted(max_batch, 'label')} per request",
+                               fields={"body": f"{counted(len(body), 'item')}, at most {max_batch}"})
     return json_response(await record_feedback(request.app[keys.MONITORING], body))

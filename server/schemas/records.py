@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict,
 from pydantic_core import PydanticCustomError
 from typing_extensions import NotRequired, TypedDict
 
-from server.errors import ValidationFailed
+from server.errors import ValidationFailed, counted
 from server.ml.iputil import parse_ip
 from server.ml.schema import TIMESTAMP
 
@@ -189,8 +189,8 @@ def check_records(body: Any, max_batch: int) -> tuple[list[ValidRecord], bool]:
         if not body:
             raise ValidationFailed("the batch is empty", fields={"body": "expected at least one record"})
         if len(body) > max_batch:
-            raise ValidationFailed(f"a batch holds at most {max_batch} records",
-                                   fields={"body": f"{len(body)} records, at most {max_batch}"})
+            raise ValidationFailed(f"a batch holds at most {counted(max_batch, 'record')}",
+                                   fields={"body": f"{counted(len(body), 'record')}, at most {max_batch}"})
         adapter, is_batch = _BATCH, True
     elif isinstance(body, dict):
         adapter, is_batch = _RECORD, False

@@ -92,3 +92,24 @@ async def test_malformed_explain_query(client, query, field):
 async def test_explain_refuses_a_list(client):
     """Explanations are for one record."""
     await check_error(await client.post("/api/explain", json=[SEED, SEED]), 400, "validation_error", "body")
+
+
+async def test_explain_list_error_is_grammatical(client):
+    """Explain's limit is one record: the error says "at most 1 record", not "1 records"."""
+    error = await check_error(await client.post("/api/explain", json=[SEED, SEED]), 400, "validation_error", "body")
+    assert error["message"] == "a batch holds at most 1 record", error
+    assert error["fields"]["body"] == "2 records, at most 1", error
+
+
+@pytest.mark.parametrize("limit,size,message,field", [
+    (1, 2, "a batch holds at most 1 record", "2 records, at most 1"),
+    (2, 3, "a batch holds at most 2 records", "3 records, at most 2"),
+])
+def test_batch_limit_message_agrees_with_its_number(limit, size, message, field):
+    """Singular and plural, from the shared record validator."""
+    from server.errors import ValidationFailed
+    from server.schemas import check_records
+
+    with pytest.raises(ValidationFailed) as raised:
+        check_records([SEED] * size, limit)
+    assert (raised.value.message, raised.value.fields["body"]) == (message, field)
