@@ -7,6 +7,8 @@ dicts, not model objects, keeps the predict path fast: bench/validation.py).
 """
 from __future__ import annotations
 
+import difflib
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
@@ -84,6 +86,7 @@ class FlowRecord(TypedDict):
 
 RECORD_SCHEMA: dict[str, Any] = TypeAdapter(FlowRecord).json_schema()
 KNOWN_FIELDS = frozenset(RECORD_SCHEMA["properties"])
+_FIELD_ORDER = tuple(RECORD_SCHEMA["properties"])
 REQUIRED_FIELDS = tuple(RECORD_SCHEMA["required"])
 # field -> (low, high, whole numbers only): the numeric rules, for checks on whole columns.
 NUMBER_RULES: dict[str, tuple[float, float, bool]] = {
@@ -158,6 +161,48 @@ def _short(name: Any) -> str:
     return name if len(name) <= MAX_TEXT else name[:MAX_TEXT] + "..."
 
 
+def _unknown(raw: Any, prefix: str = "") -> dict[str, str]:
+    """The keys of a refused record that are no flow field, each with the field it may be a typo of.
+
+    An accepted record only warns about them; a refused one names them beside its errors, since a
+    misspelt key is usually why a required field is missing.
+    """
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, str] = {}
+    for name in [k for k in raw if k not in KNOWN_FIELDS][:MAX_WARNED_FIELDS]:
+        close = difflib.get_close_matches(str(name)[:MAX_TEXT], _FIELD_ORDER, n=1)
+        out[_key((_short(name),), prefix)] = "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
+    return out
+
+
+_INDEX = re.compile(r"^\[(\d+)\]")
+
+
+def _refused(exc: ValidationError, body: Any, is_batch: bool) -> dict[str, str]:
+    """Every problem of the refused record(s): field errors and unknown fields, record by record."""
+    errors = _fields(exc)
+    if not is_batch:
+        return errors | _unknown(body)
+    failed = sorted({int(m.group(1)) for key in errors if (m := _INDEX.match(key))})
+    for i in failed:
+        errors |= _unknown(body[i], f"[{i}]")
+    position = {key: int(m.group(1)) if (m := _INDEX.match(key)) else -1 for key in errors}
+    return dict(sorted(errors.items(), key=lambda item: position[item[0]]))  # stable: a record's order kept
+
+
+def _summary(errors: dict[str, str]) -> str:
+    """What a newcomer most often got wrong about one record: unknown keys and missing fields."""
+    unknown = [k for k, v in errors.items() if v.startswith("unknown field")]
+    missing = [k for k, v in errors.items() if v == "is required"]
+    parts = []
+    if unknown:
+        parts.append(f"unknown field{'s' if len(unknown) > 1 else ''} " + ", ".join(repr(k) for k in unknown))
+    if missing:
+        parts.append(f"missing required field{'s' if len(missing) > 1 else ''} " + ", ".join(missing))
+    return "; ".join(parts)
+
+
 def _finish(raw: dict[str, Any], record: dict[str, Any], now: float) -> ValidRecord:
     """Default the timestamp; warn about the fields that were ignored (record keys are raw's known ones)."""
     has_unknown = len(raw) > len(record)
@@ -179,6 +224,7 @@ def check_record(raw: Any, prefix: str = "", errors: dict[str, str] | None = Non
         record = _RECORD.validate_python(raw)
     except ValidationError as exc:
         errors.update(_fields(exc, prefix.rstrip(".")))
+        errors.update(_unknown(raw, prefix.rstrip(".")))
         return None
     return _finish(raw, record, now())
 
@@ -200,11 +246,13 @@ def check_records(body: Any, max_batch: int) -> tuple[list[ValidRecord], bool]:
     try:
         checked = adapter.validate_python(body)  # one call for the whole batch
     except ValidationError as exc:
-        errors = _fields(exc)
+        errors = _refused(exc, body, is_batch)
+        summary = "" if is_batch else _summary(errors)
         if len(errors) > MAX_NAMED_ERRORS:
             extra = len(errors) - MAX_NAMED_ERRORS
             errors = dict(list(errors.items())[:MAX_NAMED_ERRORS]) | {"...": f"{extra} more problems"}
-        raise ValidationFailed("invalid flow record" + ("s" if is_batch else ""), fields=errors) from None
+        message = "invalid flow records" if is_batch else "invalid flow record" + (f": {summary}" if summary else "")
+        raise ValidationFailed(message, fields=errors) from None
     now = time.time()
     if not is_batch:
         return [_finish(body, checked, now)], False

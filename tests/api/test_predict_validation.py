@@ -113,3 +113,28 @@ def test_batch_limit_message_agrees_with_its_number(limit, size, message, field)
     with pytest.raises(ValidationFailed) as raised:
         check_records([SEED] * size, limit)
     assert (raised.value.message, raised.value.fields["body"]) == (message, field)
+
+
+@pytest.mark.parametrize("path", ["/api/predict", "/api/explain"])
+async def test_a_body_of_unknown_fields_names_them_and_the_missing_ones(client, path):
+    """{"foo": 1} is refused naming foo as an unknown field beside every missing required field."""
+    from server.schemas import REQUIRED_FIELDS
+
+    error = await check_error(await client.post(path, json={"foo": 1}), 400, "validation_error")
+    assert error["fields"]["foo"].startswith("unknown field"), error
+    assert all(error["fields"][name] == "is required" for name in REQUIRED_FIELDS), error
+    assert "unknown field 'foo'" in error["message"] and "packet_size" in error["message"], error
+
+
+async def test_a_misspelt_field_is_unknown_and_points_at_the_right_name(client):
+    """A typo reads as what it is: the misspelt key is unknown, the real one is missing."""
+    body = {**{k: v for k, v in SEED.items() if k != "packet_size"}, "packetsize": 600}
+    error = await check_error(await client.post("/api/predict", json=body), 400, "validation_error", "packet_size")
+    assert error["fields"]["packetsize"] == "unknown field (did you mean packet_size?)", error
+
+
+async def test_unknown_fields_in_a_batch_carry_the_index(client):
+    """Only refused records name their unknown fields; an accepted record's stay warnings."""
+    error = await check_error(await client.post("/api/predict", json=[{**SEED, "x": 1}, {"foo": 1}]), 400)
+    assert error["fields"]["[1].foo"].startswith("unknown field") and "[1].packet_size" in error["fields"], error
+    assert not any(key.startswith("[0]") for key in error["fields"]), error
