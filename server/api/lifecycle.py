@@ -29,8 +29,9 @@ from server.schemas.threshold import (
     ThresholdCurve,
     ThresholdState,
 )
-from server.services.registry import check_tag
+from server.services.registry import check_tag, tag_problem
 from server.store import repo, repo_lifecycle
+from server.store.errors import NotFound as StoreNotFound
 
 routes = web.RouteTableDef()
 VERSION = Param("version", Tag, "Version tag YYYYMMDD_HHMMSS (default: the active version).")
@@ -41,8 +42,8 @@ MAX_COST = 1e9
 MAX_REASON = 500
 
 
-def _cost(raw: Any, name: str, default: float) -> float:
-    """A non-negative finite cost (query text or JSON number); 400 naming it otherwise."""
+def _cost(raw: Any, name: str, default: float, errors: dict[str, str]) -> float:
+    """A non-negative finite cost (query text or JSON number); otherwise noted in `errors` under its name."""
     if raw is None:
         return default
     try:
@@ -50,20 +51,41 @@ def _cost(raw: Any, name: str, default: float) -> float:
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and 0.0 <= value <= MAX_COST):
-        raise ValidationFailed(f"{name} must be a number between 0 and {MAX_COST:g}",
-                               fields={name: "expected a non-negative number"})
+        errors[name] = f"expected a number between 0 and {MAX_COST:g}"
+        return default
     return value
 
 
+def _tag(raw: Any, errors: dict[str, str]) -> str | None:
+    """The `version` tag of a query or body (None: the active version); otherwise noted in `errors`."""
+    if raw is None:
+        return None
+    problem = tag_problem(raw)
+    if problem:
+        errors["version"] = problem
+        return None
+    return raw
+
+
+def _refuse(errors: dict[str, str], what: str) -> None:
+    """One 400 naming every bad field at once, if there is any ("invalid query parameters: a, b")."""
+    if errors:
+        raise ValidationFailed(f"{what}: {', '.join(errors)}", fields=errors)
+
+
 async def _version(request: web.Request, tag: str | None):
-    """The named version, or the active one; 404 when there is none."""
+    """The named version, or the active one; 404 (naming `version`) when there is none."""
     async with request.app[keys.SESSIONS]() as session:
         if tag is None:
             version = await repo.active_version(session)
             if version is None:
                 raise NotFound("no version is active; train one first")
             return version
-        return await repo.get_version_by_tag(session, check_tag(tag))
+        try:
+            return await repo.get_version_by_tag(session, tag)
+        except StoreNotFound:
+            raise NotFound(f"model version {tag!r} does not exist",
+                           fields={"version": "no such version"}) from None
 
 
 @routes.get("/api/threshold/curve")
@@ -71,10 +93,12 @@ async def _version(request: web.Request, tag: str | None):
             answer=ThresholdCurve, errors=(400, 404, 409), tag="threshold", params=[VERSION, COST_FN, COST_FP])
 async def threshold_curve(request: web.Request) -> web.Response:
     """Per threshold: precision, recall, F1, confusion counts and expected cost; the cost minimum."""
-    config = request.app[keys.CONFIG]
-    cost_fn = _cost(request.query.get("cost_fn"), "cost_fn", config.threshold.cost_fn)
-    cost_fp = _cost(request.query.get("cost_fp"), "cost_fp", config.threshold.cost_fp)
-    version = await _version(request, request.query.get("version"))
+    config, errors = request.app[keys.CONFIG], {}
+    cost_fn = _cost(request.query.get("cost_fn"), "cost_fn", config.threshold.cost_fn, errors)
+    cost_fp = _cost(request.query.get("cost_fp"), "cost_fp", config.threshold.cost_fp, errors)
+    tag = _tag(request.query.get("version"), errors)
+    _refuse(errors, "invalid query parameter" + ("s" if len(errors) > 1 else ""))
+    version = await _version(request, tag)
     curve = await request.app[keys.REGISTRY].thresholds.curve(version, cost_fn, cost_fp)
     return json_response(curve)
 
@@ -84,8 +108,14 @@ async def threshold_curve(request: web.Request) -> web.Response:
             answer=ThresholdState, errors=(400, 404), tag="threshold", params=[VERSION, CHANGES_LIMIT])
 async def threshold_history(request: web.Request) -> web.Response:
     """The live threshold of the active (or a named) version and its audited changes."""
-    version = await _version(request, request.query.get("version"))
-    limit = query_int(request, "limit", 50, 1, 1000)
+    errors: dict[str, str] = {}
+    tag = _tag(request.query.get("version"), errors)
+    try:
+        limit = query_int(request, "limit", 50, 1, 1000)
+    except ValidationFailed as exc:
+        errors |= exc.fields
+    _refuse(errors, "invalid query parameter" + ("s" if len(errors) > 1 else ""))
+    version = await _version(request, tag)
     async with request.app[keys.SESSIONS]() as session:
         events = await repo_lifecycle.lifecycle_events(session, limit=1000)
     changes = [{"id": e.id, "at": e.created_at, "actor": e.actor, "reason": e.reason, **(e.evidence or {})}
@@ -96,6 +126,7 @@ async def threshold_history(request: web.Request) -> web.Response:
 
 
 def _threshold_body(body: Any, config) -> dict[str, Any]:
+    """The change a POST asks for; one 400 naming every bad field of the body at once."""
     if not isinstance(body, dict):
         raise ValidationFailed("the body must be a JSON object", fields={"body": "expected an object"})
     errors: dict[str, str] = {}
@@ -108,14 +139,12 @@ def _threshold_body(body: Any, config) -> dict[str, Any]:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         errors["reason"] = f"required: why the threshold changes (1..{MAX_REASON} characters)"
-    version = body.get("version")
-    if version is not None and not isinstance(version, str):
-        errors["version"] = "expected a version tag (YYYYMMDD_HHMMSS)"
-    if errors:
-        raise ValidationFailed("invalid threshold change", fields=errors)
+    version = _tag(body.get("version"), errors)
+    cost_fn = _cost(body.get("cost_fn"), "cost_fn", config.threshold.cost_fn, errors)
+    cost_fp = _cost(body.get("cost_fp"), "cost_fp", config.threshold.cost_fp, errors)
+    _refuse(errors, "invalid threshold change")
     return {"threshold": float(threshold), "reason": reason.strip(), "version": version,
-            "cost_fn": _cost(body.get("cost_fn"), "cost_fn", config.threshold.cost_fn),
-            "cost_fp": _cost(body.get("cost_fp"), "cost_fp", config.threshold.cost_fp)}
+            "cost_fn": cost_fn, "cost_fp": cost_fp}
 
 
 @routes.post("/api/threshold")

@@ -30,10 +30,17 @@ TAG_PATTERN = re.compile(r"^\d{8}_\d{6}$")
 JSON_TYPE = "application/json"
 
 
-def check_tag(tag: str) -> str:
-    """A version tag is YYYYMMDD_HHMMSS; anything else is a 400 naming the field."""
-    if not TAG_PATTERN.fullmatch(tag or ""):
-        raise ValidationFailed("malformed version timestamp", fields={"timestamp": "expected YYYYMMDD_HHMMSS"})
+def tag_problem(tag: Any) -> str | None:
+    """What is wrong with a version tag (YYYYMMDD_HHMMSS), or None when it is one."""
+    return None if isinstance(tag, str) and TAG_PATTERN.fullmatch(tag) else "expected a version tag YYYYMMDD_HHMMSS"
+
+
+def check_tag(tag: str, field: str = "timestamp") -> str:
+    """A version tag is YYYYMMDD_HHMMSS; anything else is a 400 naming the field it came in
+    (`timestamp` in /api/versions/{timestamp}/..., `version` where a query or body names one)."""
+    problem = tag_problem(tag)
+    if problem:
+        raise ValidationFailed(f"malformed version tag in {field}", fields={field: problem})
     return tag
 
 

@@ -34,9 +34,27 @@ async def test_curve_equals_the_stored_holdout_and_recommends_the_cost_minimum(c
 
 
 @pytest.mark.parametrize("query,field", [("cost_fn=-1", "cost_fn"), ("cost_fp=nan", "cost_fp"),
-                                         ("cost_fn=abc", "cost_fn"), ("version=latest", "timestamp")])
+                                         ("cost_fn=abc", "cost_fn"), ("version=latest", "version")])
 async def test_curve_rejects_bad_parameters_naming_them(client, query, field):
-    await check_error(await client.get(f"/api/threshold/curve?{query}"), 400, field=field)
+    error = await check_error(await client.get(f"/api/threshold/curve?{query}"), 400, field=field)
+    assert "timestamp" not in error["fields"], error
+
+
+async def test_curve_names_every_bad_parameter_at_once(client):
+    error = await check_error(await client.get("/api/threshold/curve?cost_fn=-1&cost_fp=nan&version=latest"), 400)
+    assert set(error["fields"]) == {"cost_fn", "cost_fp", "version"}, error
+
+
+@pytest.mark.parametrize("path", ["/api/threshold", "/api/threshold/curve"])
+async def test_a_malformed_version_query_is_named_version(client, path):
+    error = await check_error(await client.get(f"{path}?version=latest"), 400, "validation_error", "version")
+    assert "timestamp" not in error["fields"] and "timestamp" not in error["message"], error
+
+
+@pytest.mark.parametrize("path", ["/api/threshold", "/api/threshold/curve"])
+async def test_an_unknown_version_query_is_a_404_naming_version(client, path):
+    error = await check_error(await client.get(f"{path}?version=20000101_000000"), 404, "not_found", "version")
+    assert "20000101_000000" in error["message"], error
 
 
 async def test_curve_of_an_unknown_version_is_404(client):
@@ -85,6 +103,23 @@ async def test_another_server_on_the_same_database_follows_the_change(client, ai
 ])
 async def test_bad_threshold_changes_are_400_naming_the_field(client, body, field):
     await check_error(await client.post("/api/threshold", json=body), 400, field=field)
+    history = await check_json(await client.get("/api/threshold"), 200)
+    assert history["changes"] == [] and history["threshold"] == 0.5
+
+
+async def test_a_bad_version_in_the_body_is_named_version(client):
+    body = {"threshold": 0.4, "reason": "x"}
+    error = await check_error(await client.post("/api/threshold", json={**body, "version": "latest"}), 400,
+                              "validation_error", "version")
+    assert "timestamp" not in error["fields"] and "timestamp" not in error["message"], error
+    await check_error(await client.post("/api/threshold", json={**body, "version": "20000101_000000"}), 404,
+                      "not_found", "version")
+
+
+async def test_a_threshold_change_with_several_bad_fields_names_them_all_at_once(client):
+    body = {"threshold": 1.5, "reason": " ", "version": "latest", "cost_fn": -1, "cost_fp": "abc", "colour": "red"}
+    error = await check_error(await client.post("/api/threshold", json=body), 400, "validation_error")
+    assert set(error["fields"]) == {"threshold", "reason", "version", "cost_fn", "cost_fp", "colour"}, error
     history = await check_json(await client.get("/api/threshold"), 200)
     assert history["changes"] == [] and history["threshold"] == 0.5
 
