@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 from server import keys
@@ -119,3 +120,46 @@ async def test_window_reports_are_computed_off_the_event_loop(drift_client, monk
     await _serve(drift_client, range(0, 3))  # windows 0 and 1 close
     assert len(threads) == 2
     assert threading.main_thread() not in threads  # the loop runs in the main thread
+
+
+def _readme_alert_lines(port: int) -> str:
+    """The README's drift-and-alerts curl block, pointed at this test's server."""
+    from server.config import REPO_ROOT
+
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO_ROOT / "README.md").read_text(), flags=re.S)
+    block = next(b for b in blocks if "/ack" in b and "/api/alerts" in b)
+    return block.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+
+
+async def _bash(script: str) -> tuple[int, list, str]:
+    """Exit status, the JSON bodies printed one after another (curl -s adds no newline), stderr."""
+    proc = await asyncio.create_subprocess_exec("bash", "-c", script, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    text, bodies, decoder = out.decode().strip(), [], json.JSONDecoder()
+    while text:
+        body, end = decoder.raw_decode(text)
+        bodies.append(body)
+        text = text[end:].lstrip()
+    return proc.returncode, bodies, err.decode()
+
+
+async def test_readme_alert_lines_work_as_written_on_a_fresh_install_and_with_alerts(aiohttp_server, drift_config):
+    """Run as written: with no alert yet they say so (no 404 for a made-up id); with alerts the newest is acked."""
+    from server.app import create_app
+    from server.store import repo_alerts
+
+    server = await aiohttp_server(create_app(drift_config))
+    script = _readme_alert_lines(server.port)
+    status, bodies, err = await _bash(script)
+    assert status != 0 and "no open alert" in err, (status, bodies, err)
+    assert [b.get("windows", b.get("alerts")) for b in bodies] == [[], []], bodies  # no 404 for a made-up id
+
+    async with server.app[keys.SESSIONS].begin() as session:
+        older = await repo_alerts.open_alert(session, "dataset_drift", "20260101_000000", 0, {})
+        newest = await repo_alerts.open_alert(session, "f1_drop", "20260101_000000", 3600, {})
+    status, bodies, err = await _bash(script)
+    assert status == 0, (bodies, err)
+    acked = bodies[-1]
+    assert (acked["id"], acked["status"], acked["acknowledged_by"]) == (newest.id, "acknowledged", "oncall"), acked
+    assert newest.id != 1 and older.id == 1  # on a fresh database an example with id 1 would have acked the older
