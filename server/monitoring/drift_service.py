@@ -222,5 +222,6 @@ class DriftService:
         return self.engine.states()
 
     def status(self) -> dict[str, Any]:
-        """Counters for `/api/drift`."""
-        return {"window_s": self.window_s, "dropped": self.dropped, "pending": self._pending_rows}
+        """Counters and window settings for `/api/drift` (the dashboard says with them why it has no drift yet)."""
+        return {"window_s": self.window_s, "min_window_rows": self.settings.min_window_rows,
+                "dropped": self.dropped, "pending": self._pending_rows}

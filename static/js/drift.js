@@ -6,6 +6,8 @@ import { connectEvents } from "./ws.js";
 const banner = document.getElementById("alert-banner");
 const list = document.querySelector("#alert-list tbody");
 const heat = document.querySelector("#drift-heatmap tbody");
+const heatWrap = document.querySelector(".drift-heatmap-wrap");
+const heatEmpty = document.getElementById("drift-empty");
 
 // Most severe first. Realised F1 below the baseline is the page (critical, as config/prometheus/alerts.yml says);
 // the estimate and drift are warnings; coverage and rate are about the data feed, not the model.
@@ -104,9 +106,46 @@ async function loadAlerts() {
   }
 }
 
+const counted = (n, noun, plural = `${noun}s`) => `${n} ${n === 1 ? noun : plural}`;
+
+function span(seconds) {
+  if (seconds % 3600 === 0) return `${seconds / 3600}-hour`;
+  return seconds % 60 === 0 ? `${seconds / 60}-minute` : `${seconds}-second`;
+}
+
+// Why there is no column test to draw yet, in the terms of server/monitoring: windows close on event time,
+// small windows and versions without a reference profile are reported but not tested.
+function emptyMessage({ windows, window_s: windowS, min_window_rows: minRows }) {
+  if (!windows.length) {
+    return `No drift windows yet: drift is computed for each ${span(windowS)} window of served predictions ` +
+      "(by their timestamp_seconds; ?observe=false ones do not count) once it closes, that is when a prediction " +
+      "from a later window arrives.";
+  }
+  const small = windows.filter((w) => w.status === "too_small");
+  const unprofiled = windows.filter((w) => w.status === "no_profile").length;
+  const reasons = [];
+  if (small.length) {
+    reasons.push(`${counted(small.length, "closed window")} had too few predictions to test ` +
+      `(at most ${Math.max(...small.map((w) => w.rows))}, ${minRows} needed)`);
+  }
+  if (unprofiled) {
+    reasons.push(`${counted(unprofiled, "window belongs", "windows belong")} to a version trained without ` +
+      "a reference profile");
+  }
+  return `No drift results yet: ${reasons.join("; ") || "no window has column tests"}.`;
+}
+
 async function loadHeatmap() {
-  const { windows } = await api("/api/drift?limit=24");
+  const body = await api("/api/drift?limit=24");
+  const { windows } = body;
   const ordered = windows.filter((w) => w.status === "ok").reverse();
+  heatWrap.hidden = ordered.length === 0;
+  heatEmpty.hidden = ordered.length > 0;
+  if (!ordered.length) {
+    heatEmpty.textContent = emptyMessage(body);
+    heat.replaceChildren();
+    return;
+  }
   const columns = [...new Set(ordered.flatMap((w) => Object.keys(w.columns)))].sort();
   heat.replaceChildren();
   const head = document.createElement("tr");

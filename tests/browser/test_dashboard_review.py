@@ -212,3 +212,37 @@ def test_feature_names_have_tooltips_from_the_server(page, live_server):
     page.locator("#local-glossary summary").click()
     expect(page.locator("#local-glossary-list dt", has_text="base value")).to_be_visible()
     expect(page.locator("#versions-table .top-shap .term").first).to_have_attribute("title", re.compile(".{10,}"))
+
+
+DRIFT_STATUS = {"window_s": 3600, "min_window_rows": 100, "dropped": 0, "pending": 0}
+HOUR_START = 1_700_000_000 // 3600 * 3600
+SMALL = {"start": HOUR_START, "rows": 12, "status": "too_small", "columns": {}, "dataset": None,
+         "prediction": None, "attribution": None, "segments": []}
+TESTED = {**SMALL, "rows": 150, "status": "ok",
+          "columns": {"protocol": {"test": "chisquare", "statistic": 0.5, "threshold": 0.05, "drift": False}}}
+
+
+@pytest.mark.parametrize("windows,says", [
+    ([], "No drift windows yet: drift is computed for each 1-hour window of served predictions"),
+    ([SMALL, {**SMALL, "start": HOUR_START - 3600, "rows": 40}],
+     "No drift results yet: 2 closed windows had too few predictions to test (at most 40, 100 needed)"),
+], ids=["no-window", "too-small"])
+def test_drift_heatmap_without_results_says_why(page, windows, says):
+    """A new install's heat-map is a sentence saying when drift appears, not a bare table header."""
+    page.route(lambda url: "/api/drift?" in url,
+               lambda route: route.fulfill(json={**DRIFT_STATUS, "windows": windows}))
+    page.goto("/dashboard")
+    empty = page.locator("#drift-empty")
+    expect(empty).to_contain_text(says)
+    expect(empty).to_be_visible()
+    expect(page.locator("#drift-heatmap")).to_be_hidden()
+
+
+def test_drift_heatmap_with_a_tested_window_drops_the_empty_state(page):
+    """Once a window has column tests, the heat-map shows them and the empty-state sentence goes."""
+    page.route(lambda url: "/api/drift?" in url,
+               lambda route: route.fulfill(json={**DRIFT_STATUS, "windows": [TESTED, SMALL]}))
+    page.goto("/dashboard")
+    expect(page.locator("#drift-heatmap tr")).to_have_count(2)  # the window header and the protocol row
+    expect(page.locator("#drift-heatmap")).to_be_visible()
+    expect(page.locator("#drift-empty")).to_be_hidden()

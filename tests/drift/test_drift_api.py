@@ -163,3 +163,9 @@ async def test_readme_alert_lines_work_as_written_on_a_fresh_install_and_with_al
     acked = bodies[-1]
     assert (acked["id"], acked["status"], acked["acknowledged_by"]) == (newest.id, "acknowledged", "oncall"), acked
     assert newest.id != 1 and older.id == 1  # on a fresh database an example with id 1 would have acked the older
+
+
+async def test_drift_answer_carries_what_the_dashboard_explains_an_empty_heatmap_with(drift_client):
+    """Before any window closes: no windows, the window length and the rows a window needs to be tested."""
+    body = await check_json(await drift_client.get("/api/drift"), 200)
+    assert body["windows"] == [] and body["window_s"] == 3600 and body["min_window_rows"] == 30, body
