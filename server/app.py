@@ -13,7 +13,7 @@ from aiohttp import WSCloseCode, web
 from server import keys
 from server.api import ROUTE_TABLES
 from server.config import REPO_ROOT, Config
-from server import observability
+from server import heap, observability
 from server.monitoring.service import MonitoringService
 from server.middlewares import errors_middleware, security_headers
 from server.monitoring.drift_metrics import DriftCollector
@@ -50,7 +50,8 @@ def create_app(config: Config) -> web.Application:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, drift, challengers, training])
+    app.cleanup_ctx.extend([loop_lag_monitor, database, blob_store, services, monitoring, drift, challengers, training,
+                            heap.frozen_start_up])
     app.on_shutdown.append(close_websockets)
     return app
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import itertools
+import os
 import time
-import uuid
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -23,6 +24,16 @@ from server.logs import request_id_var
 access_log = logging.getLogger("server.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A request id only has to be unique, not secret: a random per-process prefix and a counter are
+# 16 hex characters like uuid4().hex[:16] was, without a getrandom() call per request (~6% of a
+# predict's CPU under load).
+_REQUEST_ID_PREFIX = os.urandom(4).hex()
+_request_numbers = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A process-unique request id: 8 random hex characters, then a hex counter."""
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08x}"
 LAG_INTERVAL_S = 1.0
 
 
@@ -122,7 +133,7 @@ def install(app: web.Application) -> Metrics:
 async def observe_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Request id in, header out; count and time every request; one access-log line."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500

@@ -7,6 +7,7 @@ import functools
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from server.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -47,6 +48,27 @@ def parse_json_text(text: str) -> Any:
     return value
 
 
+def parse_json_body(raw: bytes) -> Any:
+    """`parse_json_text` of a raw body, decoded by orjson when it accepts it (~4x faster).
+
+    orjson is strict where it matters here (no NaN/Infinity, UTF-8 only) and has no depth limit
+    we can set, so the depth walk runs whenever the body has enough brackets to be too deep. A
+    body orjson refuses goes through `parse_json_text`, which gives the same answer or error as
+    before, so error messages do not depend on the codec.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed("the body is not UTF-8", fields={"body": "not UTF-8"}) from None
+        return parse_json_text(text)
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValidationFailed("the body is nested too deeply", fields={"body": "too deep"})
+    return value
+
+
 async def read_json(request: web.Request, *, optional: bool = False) -> Any:
     """Read a JSON body: 415 for another content type, 413 past the size limit, 400 if malformed."""
     if optional and not request.body_exists:
@@ -64,11 +86,7 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
                                fields={"body": "malformed or truncated (check Content-Encoding)"}) from None
     if optional and not raw.strip():
         return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed("the body is not UTF-8", fields={"body": "not UTF-8"}) from None
-    return parse_json_text(text)
+    return parse_json_body(raw)
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
@@ -114,6 +132,16 @@ def _default(value: Any) -> Any:
 
 dumps = functools.partial(json.dumps, default=_default, allow_nan=False)
 
+# Answers are encoded by orjson (~5x faster than json.dumps for a predict answer); datetimes go
+# through `_default` so they keep the "Z" suffix, and floats keep their shortest round-trip form,
+# so a client parses the same numbers as before to the last bit.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_SERIALIZE_NUMPY
+
+
+def encode(data: Any) -> bytes:
+    """A JSON answer body. A NaN or infinity is written as null (json.dumps raised: a 500)."""
+    return orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
+
 
 def plain(record: Any) -> dict[str, Any]:
     """A store record (frozen dataclass) as a dict for a JSON body."""
@@ -121,5 +149,6 @@ def plain(record: Any) -> dict[str, Any]:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """json_response that also understands datetimes, dataclasses and numpy scalars."""
-    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+    """A JSON answer that also understands datetimes, dataclasses and numpy scalars."""
+    return web.Response(body=encode(data), status=status, headers=headers, content_type="application/json",
+                        charset="utf-8")
