@@ -25,16 +25,6 @@ class PredictionBatch:
     records: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
 
-    @classmethod
-    def concat(cls, batches: list["PredictionBatch"]) -> "PredictionBatch":
-        """One batch holding all of them in order: accumulators pay their numpy calls once per
-        flush instead of once per request (a flush of single-record requests holds thousands)."""
-        if len(batches) == 1:
-            return batches[0]
-        return cls(np.concatenate([b.probability for b in batches]), np.concatenate([b.prediction for b in batches]),
-                   np.concatenate([b.calibrated for b in batches]), [r for b in batches for r in b.records],
-                   [i for b in batches for i in b.ids])
-
 
 class PredictionsPart:
     """Counts and sums over served predictions; enough for rates and the CBPE estimate."""

@@ -172,9 +172,9 @@ class LogWriter(threading.Thread):
         while len(self._windows) > MAX_WINDOWS_IN_MEMORY:  # its state is in the DB already
             old, _ = self._windows.popitem(last=False)
             self._persisted.difference_update({(old[0], old[1], name) for name in PREDICTION_PARTS})
-        batch = PredictionBatch.concat(batches)
         for name, accumulator in parts.items():
-            accumulator.add(batch)
+            for batch in batches:  # one per version and window of the flush (see _entries)
+                accumulator.add(batch)
             exists = (key[0], key[1], name) in self._persisted
             await store.save_state(conn, (key[0], key[1], self.node, name), self.window_s,
                                    accumulator.state(), exists)
