@@ -68,9 +68,14 @@ def _tag(raw: Any, errors: dict[str, str]) -> str | None:
 
 
 def _refuse(errors: dict[str, str], what: str) -> None:
-    """One 400 naming every bad field at once, if there is any ("invalid query parameters: a, b")."""
+    """One 400 naming every bad field at once, if there is any ("invalid threshold change: a, b")."""
     if errors:
         raise ValidationFailed(f"{what}: {', '.join(errors)}", fields=errors)
+
+
+def _refuse_query(errors: dict[str, str]) -> None:
+    """`_refuse` for query parameters: "invalid query parameter(s): ..."."""
+    _refuse(errors, "invalid query parameter" + ("s" if len(errors) > 1 else ""))
 
 
 async def _version(request: web.Request, tag: str | None):
@@ -97,7 +102,7 @@ async def threshold_curve(request: web.Request) -> web.Response:
     cost_fn = _cost(request.query.get("cost_fn"), "cost_fn", config.threshold.cost_fn, errors)
     cost_fp = _cost(request.query.get("cost_fp"), "cost_fp", config.threshold.cost_fp, errors)
     tag = _tag(request.query.get("version"), errors)
-    _refuse(errors, "invalid query parameter" + ("s" if len(errors) > 1 else ""))
+    _refuse_query(errors)
     version = await _version(request, tag)
     curve = await request.app[keys.REGISTRY].thresholds.curve(version, cost_fn, cost_fp)
     return json_response(curve)
@@ -114,7 +119,7 @@ async def threshold_history(request: web.Request) -> web.Response:
         limit = query_int(request, "limit", 50, 1, 1000)
     except ValidationFailed as exc:
         errors |= exc.fields
-    _refuse(errors, "invalid query parameter" + ("s" if len(errors) > 1 else ""))
+    _refuse_query(errors)
     version = await _version(request, tag)
     async with request.app[keys.SESSIONS]() as session:
         events = await repo_lifecycle.lifecycle_events(session, limit=1000)

@@ -84,8 +84,8 @@ class TreeliteForest:
         self.model = treelite.sklearn.import_model(forest)
         # gtil.predict builds (and JSON-encodes) a config object on every call, ~10% of a small
         # predict: build it once and call the implementation it wraps, when this treelite has it.
-        impl = getattr(getattr(treelite.gtil, "gtil", None), "_predict_impl", None)
-        config_type = getattr(getattr(treelite.gtil, "gtil", None), "GTILConfig", None)
+        gtil = getattr(treelite.gtil, "gtil", None)
+        impl, config_type = getattr(gtil, "_predict_impl", None), getattr(gtil, "GTILConfig", None)
         self._predict = None
         if impl is not None and config_type is not None:
             config = config_type(nthread=1, predict_type="default")
