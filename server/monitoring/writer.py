@@ -104,7 +104,7 @@ class LogWriter(threading.Thread):
 
     async def _write(self, conn, entries: list[Entry]) -> list[tuple[int, str]]:
         self._new_logged = self._new_sampled = 0
-        rows: list[dict[str, Any]] = []
+        rows: dict[str, list] = {name: [] for name in store.PREDICTION_COLUMNS}
         groups: dict[tuple[int, str], list[PredictionBatch]] = {}
         by_version: dict[str, list[Entry]] = {}
         for entry in entries:
@@ -116,7 +116,7 @@ class LogWriter(threading.Thread):
             await self._accumulate(conn, key, batches)
         return list(groups)
 
-    async def _entries(self, conn, version: str, chunk: list[Entry], rows: list, groups: dict) -> None:
+    async def _entries(self, conn, version: str, chunk: list[Entry], rows: dict[str, list], groups: dict) -> None:
         """Rows and per-window batches of one version's entries, in arrival order.
 
         Column-wise over the whole flush: a flush of single-record requests holds thousands of
@@ -139,12 +139,17 @@ class LogWriter(threading.Thread):
         keep = self._rng.random(n) < self.sample_rate if self.sample_rate < 1.0 else None
         ts_list, window_list, p_list = ts.tolist(), windows.tolist(), p.tolist()
         decision_list, threshold_list = decision.tolist(), thresholds.tolist()
-        for i in range(n) if keep is None else np.flatnonzero(keep).tolist():
+        kept_rows = range(n) if keep is None else np.flatnonzero(keep).tolist()
+        for name, column in (("id", ids), ("timestamp_seconds", ts_list), ("window_start", window_list),
+                             ("probability", p_list), ("prediction", decision_list), ("threshold", threshold_list)):
+            rows[name].extend(column if keep is None else [column[i] for i in kept_rows])
+        rows["arrived_at"].extend(arrivals[arrived_of[i]] for i in kept_rows)
+        rows["version"].extend([version] * len(kept_rows))
+        for i in kept_rows:
             r = records[i]
-            rows.append({"id": ids[i], "timestamp_seconds": ts_list[i], "window_start": window_list[i],
-                         "arrived_at": arrivals[arrived_of[i]], "version": version, "source_ip": r["source_ip"],
-                         "dest_ip": r["dest_ip"], "record": r, "probability": p_list[i],
-                         "prediction": decision_list[i], "threshold": threshold_list[i]})
+            rows["source_ip"].append(r["source_ip"])
+            rows["dest_ip"].append(r["dest_ip"])
+            rows["record"].append(store.encode_record(r))
         kept = n if keep is None else int(keep.sum())
         self._new_logged += kept
         self._new_sampled += n - kept
