@@ -56,6 +56,9 @@ class ServerConfig(Section):
     token: str = ""
     allowed_hosts: tuple[str, ...] = Field((), **_LIST)
     shutdown_timeout_s: float = 10.0
+    # uvloop runs the same asyncio code with its transports and scheduler in C (bench/serve.py);
+    # "auto" takes it where it is installed (not on Windows), "asyncio" forces the standard loop.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
 
 class S3Config(Section):

@@ -1,6 +1,7 @@
 """Run the web server: print the URL, serve until SIGINT/SIGTERM, shut down gracefully."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -62,6 +63,22 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
         config = replace(config, server=server)
     url_host = f"[{server.host}]" if ":" in server.host else server.host
     print(f"Serving the congestion monitor on http://{url_host}:{server.port}/ (Ctrl-C to stop)", flush=True)
-    web.run_app(create_app(config), host=server.host, port=server.port,
+    loop = new_event_loop(server.event_loop)
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])
+    web.run_app(create_app(config), host=server.host, port=server.port, loop=loop,
                 shutdown_timeout=server.shutdown_timeout_s, print=None, access_log=None)
     return 0
+
+
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """The serving loop: uvloop for "uvloop" (and for "auto" where it is installed), else asyncio's."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise SystemExit("server.event_loop is 'uvloop' but uvloop is not installed "
+                                 "(pip install uvloop, or set server.event_loop: asyncio)") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
