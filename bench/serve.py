@@ -38,7 +38,11 @@ async def handle(request):
 app = web.Application()
 app.router.add_post("/bare", handle)
 app.router.add_get("/ok", lambda r: web.Response(text="ok"))
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+loop = None
+if sys.argv[2:] == ["uvloop"]:  # the same handler on the loop our server runs by default
+    import uvloop
+    loop = uvloop.new_event_loop()
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, loop=loop)
 """
 LUA = """
 bodies = {%s}
@@ -123,13 +127,14 @@ def start(args: list[str], env: dict | None = None) -> subprocess.Popen:
 def run(args: argparse.Namespace, workdir: Path) -> None:
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("bench/serve.py needs wrk and taskset (apt-get install wrk util-linux)")
-    bare_port, app_port = free_port(), free_port()
-    procs = [start(["-c", BARE, str(bare_port)]),
+    bare_port, uvloop_port, app_port = free_port(), free_port(), free_port()
+    procs = [start(["-c", BARE, str(bare_port)]), start(["-c", BARE, str(uvloop_port), "uvloop"]),
              start(["-m", "server", "serve", "--host", "127.0.0.1", "--port", str(app_port)], environ(workdir))]
     tmp = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
     try:
         bare, app = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{app_port}"
         wait_ready(f"{bare}/ok")
+        wait_ready(f"http://127.0.0.1:{uvloop_port}/ok")
         wait_ready(f"{app}/api/explain/global")
         singles = [json.dumps(flow(i)) for i in range(2000)]
         scripts = {
@@ -148,6 +153,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             ("/api/predict 100-record batch", f"{app}/api/predict", "b100", 4, 100),
             ("/api/predict 1,000-record batch", f"{app}/api/predict", "b1000", 2, 1000),
             ("/api/explain", f"{app}/api/explain", "single", 1, 1),
+            # Not the reference: the bare handler on uvloop, the loop `congestion serve` runs on.
+            ("bare aiohttp handler on uvloop", f"http://127.0.0.1:{uvloop_port}/bare", "single", 32, 1),
         ]
         wrk(f"{app}/api/predict", scripts["single"], 8, 2)  # warm-up: caches, batches, allocator
         wrk(f"{bare}/bare", scripts["single"], 8, 1)
@@ -182,7 +189,10 @@ def print_table(rows: list[tuple], results: dict[int, list[dict]]) -> None:
         ratio = m["rps"] / med[1 if conns > 1 else 0]["rps"]
         print(f"| {label:33} | {conns:>3} | {m['rps']:8.0f} | {m['rps'] * per:9.0f} | {m['p50']:7.2f} | "
               f"{m['p99']:7.2f} | {m['p99'] / m['p50']:7.1f} | {ratio:6.2f} |")
-    print(f"\nc=1 p50 difference /api/predict - bare: {med[2]['p50'] - med[0]['p50']:+.2f} ms "
+    uv = med[len(rows) - 1]["rps"]
+    print(f"\nratio to the bare handler on uvloop (c=32): /api/predict {med[3]['rps'] / uv:.2f}, "
+          f"observe=false {med[5]['rps'] / uv:.2f}")
+    print(f"c=1 p50 difference /api/predict - bare: {med[2]['p50'] - med[0]['p50']:+.2f} ms "
           f"(observe=false: {med[4]['p50'] - med[0]['p50']:+.2f} ms)")
 
 
