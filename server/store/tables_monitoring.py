@@ -23,8 +23,9 @@ class PredictionLog(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         Index("ix_predictions_window", "window_start", "version"),
-        # feedback from collectors that keep no prediction ids
-        Index("ix_predictions_flow", "source_ip", "dest_ip", "timestamp_seconds"),
+        # feedback from collectors that keep no prediction ids (equality on all three) and
+        # event-time ranges; time first, so in-order traffic inserts near the index's end
+        Index("ix_predictions_event_time", "timestamp_seconds", "source_ip", "dest_ip"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

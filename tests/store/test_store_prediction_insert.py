@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert, select, text
 
 from server.monitoring import store
+from server.monitoring.feedback import flow_query
 from server.store.tables_monitoring import PredictionLog
 
 RECORDS = [
@@ -56,3 +57,18 @@ async def test_driver_insert_matches_the_orm_insert(engine):
         assert by_orm[:record_at] + by_orm[record_at + 1:] == by_driver[:record_at] + by_driver[record_at + 1:]
         assert orm[f"drv{i}"].arrived_at == ARRIVALS[i]
         assert orm[f"drv{i}"].record == RECORDS[i]
+
+
+async def test_flow_feedback_and_event_time_ranges_use_the_event_time_index(engine):
+    """Feedback by flow and the README's event-time query search the index, not the table."""
+    if engine.dialect.name != "sqlite":
+        return  # the planner's words are SQLite's; PostgreSQL has the same index (migration 0008)
+    flows = [("10.0.0.1", "10.0.0.2", 1_780_000_123), ("10.0.0.3", "10.0.0.4", 1_780_000_124)]
+    feedback = flow_query(flows)
+    by_time = select(PredictionLog.id).where(PredictionLog.timestamp_seconds >= 1_780_000_000,
+                                             PredictionLog.timestamp_seconds < 1_780_086_400)
+    async with engine.connect() as conn:
+        for statement in (feedback, by_time):
+            compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            plan = " ".join(str(row[-1]) for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")).all())
+            assert "ix_predictions_event_time" in plan, plan
