@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Callable
 
 from server.monitoring.ids import IdIssuer
@@ -78,7 +77,7 @@ class PredictionRecorder:
                 self.dropped += n
                 self._warn_full()
             else:
-                self._pending.append((prefix, first, time.time(), version, threshold, records, probabilities))
+                self._pending.append((prefix, first, version, threshold, records, probabilities))
                 self._queued += n
         return [f"{prefix}{seq:012x}" for seq in range(first, first + n)]
 
@@ -104,11 +103,11 @@ class PredictionRecorder:
             kept: list[Entry] = []
             room = self.max_queue - self._queued
             for entry in entries:
-                n = len(entry[5])
+                n = len(entry[4])
                 if n <= room:
                     kept.append(entry)
                     room -= n
                 else:
                     self.dropped += n
             self._pending = kept + self._pending
-            self._queued = sum(len(e[5]) for e in self._pending)
+            self._queued = sum(len(e[4]) for e in self._pending)

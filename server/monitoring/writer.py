@@ -19,6 +19,7 @@ import numpy as np
 from server.ml.calibration import apply_calibration
 from server.monitoring import store
 from server.monitoring.accumulators import PredictionBatch
+from server.monitoring.ids import id_time
 from server.monitoring.windows import PREDICTION_PARTS
 from server.store import db
 
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 MAX_WINDOWS_IN_MEMORY = 256
 PRUNE_EVERY_S = 600.0
 
-# (id prefix, first sequence, arrival unix s, version, threshold, records, probabilities)
-Entry = tuple[str, int, float, str, float, list, list]
+# (id prefix, first sequence, version, threshold, records, probabilities); the prefix holds the
+# arrival millisecond (server/monitoring/ids.py), which is the row's `arrived_at`.
+Entry = tuple[str, int, str, float, list, list]
 
 
 class LogWriter(threading.Thread):
@@ -108,7 +110,7 @@ class LogWriter(threading.Thread):
         groups: dict[tuple[int, str], list[PredictionBatch]] = {}
         by_version: dict[str, list[Entry]] = {}
         for entry in entries:
-            by_version.setdefault(entry[3], []).append(entry)
+            by_version.setdefault(entry[2], []).append(entry)
         for version, chunk in by_version.items():
             await self._entries(conn, version, chunk, rows, groups)
         await store.insert_predictions(conn, rows)
@@ -122,15 +124,18 @@ class LogWriter(threading.Thread):
         Column-wise over the whole flush: a flush of single-record requests holds thousands of
         entries, and numpy calls per entry cost more than the rows themselves.
         """
-        sizes = [len(entry[5]) for entry in chunk]
+        sizes = [len(entry[4]) for entry in chunk]
         n = sum(sizes)
         if n == 0:
             return
-        records = [r for entry in chunk for r in entry[5]]
+        records = [r for entry in chunk for r in entry[4]]
         ids = [f"{entry[0]}{seq:012x}" for entry, size in zip(chunk, sizes) for seq in range(entry[1], entry[1] + size)]
-        p = np.fromiter((q for entry in chunk for q in entry[6]), np.float64, n)
-        thresholds = np.repeat(np.array([entry[4] for entry in chunk], dtype=np.float64), sizes)
-        arrivals = [datetime.fromtimestamp(entry[2], timezone.utc) for entry in chunk]
+        p = np.fromiter((q for entry in chunk for q in entry[5]), np.float64, n)
+        thresholds = np.repeat(np.array([entry[3] for entry in chunk], dtype=np.float64), sizes)
+        # Requests of one millisecond share a prefix: one datetime each, bound once (store._bind).
+        arrival_of_prefix: dict[str, datetime] = {}
+        arrivals = [arrival_of_prefix.get(entry[0]) or arrival_of_prefix.setdefault(
+            entry[0], datetime.fromtimestamp(id_time(entry[0]), timezone.utc)) for entry in chunk]
         arrived_of = np.repeat(np.arange(len(chunk)), sizes).tolist()
         decision = (p >= thresholds).astype(np.int8)
         ts = np.fromiter((r["timestamp_seconds"] for r in records), np.int64, n)

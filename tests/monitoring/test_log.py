@@ -86,3 +86,22 @@ async def test_retention_prunes_old_predictions_and_their_shadow_scores(aiohttp_
     assert [r[0] for r in backends.execute_sql(trained_workdir, "select id from predictions order by id")] == ids[3:]
     kept = backends.execute_sql(trained_workdir, "select prediction_id from shadow_predictions order by prediction_id")
     assert [r[0] for r in kept] == ids[3:]
+
+
+async def test_arrival_time_is_the_millisecond_in_the_prediction_id(aiohttp_client, trained_config, trained_workdir):
+    from datetime import datetime, timezone
+
+    from server.monitoring.ids import id_time
+
+    client = await aiohttp_client(create_app(trained_config))
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    for i in range(5):
+        await _predict(client, [flow(i), flow(i + 100)])
+    await client.close()
+    rows = backends.execute_sql(trained_workdir, "select id, arrived_at from predictions order by id")
+    assert len(rows) == 10
+    for prediction_id, arrived in rows:
+        if isinstance(arrived, str):  # SQLite keeps naive UTC text
+            arrived = datetime.fromisoformat(arrived).replace(tzinfo=timezone.utc)
+        assert arrived == datetime.fromtimestamp(id_time(prediction_id), timezone.utc)
+        assert before <= arrived <= datetime.now(timezone.utc)
