@@ -7,16 +7,18 @@ durations reach us inside the progress events it already sends, and the server r
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import itertools
+import logging
 import os
+import re
 import time
+from bisect import bisect_left
 from typing import AsyncIterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from server import keys
 from server.logs import request_id_var
@@ -37,52 +39,82 @@ def new_request_id() -> str:
 LAG_INTERVAL_S = 1.0
 
 
+LATENCY_BUCKETS = (.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10)
+# The method label takes these; any other token a client sends counts as OTHER (bounded series).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _ServingCounts:
+    """Request, latency and decision counts of the serving loop, exported at scrape time.
+
+    prometheus_client's children take a lock per increment and a histogram walks its buckets:
+    three locks and a loop per request. Every writer here is the event loop's thread, so plain
+    ints and one bisect do; a scrape reads them (on the loop too, or racing a single increment,
+    which a counter may).
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.latency: dict[tuple[str, str], list] = {}  # (method, route) -> [bucket counts..., sum]
+        self.decisions = {"congested": 0, "clear": 0}
+
+    def observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        if method not in HTTP_METHODS:
+            method = "OTHER"
+        key = (method, route, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        histogram = self.latency.get((method, route))
+        if histogram is None:
+            histogram = self.latency[(method, route)] = [0] * (len(LATENCY_BUCKETS) + 2)
+        histogram[bisect_left(LATENCY_BUCKETS, elapsed)] += 1  # le is inclusive, as Prometheus'
+        histogram[-1] += elapsed
+
+    def collect(self):
+        requests = CounterMetricFamily("congestion_http_requests", "HTTP requests by route and status",
+                                       labels=["method", "route", "status"])
+        for labels, count in list(self.requests.items()):
+            requests.add_metric(list(labels), count)
+        yield requests
+        latency = HistogramMetricFamily("congestion_http_request_duration_seconds", "HTTP request latency",
+                                        labels=["method", "route"])
+        for labels, histogram in list(self.latency.items()):
+            counts, total = histogram[:-1], histogram[-1]
+            cumulative = list(itertools.accumulate(counts))
+            buckets = [(floatToGoString(le), n) for le, n in zip(LATENCY_BUCKETS, cumulative)]
+            latency.add_metric(list(labels), buckets + [("+Inf", cumulative[-1])], total)
+        yield latency
+        predictions = CounterMetricFamily("congestion_predictions", "Predictions served by decision",
+                                          labels=["decision"])
+        for decision, count in self.decisions.items():
+            predictions.add_metric([decision], count)
+        yield predictions
+
+
 class Metrics:
     """Every metric the server exports, registered on one registry."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("congestion_http_requests_total", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("congestion_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=r,
-                                 buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10))
-        self.predictions = Counter("congestion_predictions_total", "Predictions served by decision",
-                                   ["decision"], registry=r)
+        self.serving = _ServingCounts()
+        r.register(self.serving)
         self.training_runs = Counter("congestion_training_runs_total", "Finished training runs by outcome",
                                      ["outcome"], registry=r)
         self.phase_seconds = Histogram("congestion_training_phase_duration_seconds",
                                        "Training phase durations", ["phase"], registry=r,
                                        buckets=(.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900))
-        # Children resolved once: a labels() lookup per request costs more than the increment.
-        self._request_children: dict[tuple[str, str, int], tuple] = {}
-        self._congested = self.predictions.labels("congested")
-        self._clear = self.predictions.labels("clear")
         self.loop_lag = Gauge("congestion_event_loop_lag_seconds",
                               "How late the event loop woke a 1 s timer, last sample", registry=r)
 
     def observe_request(self, method: str, route: str, status: int, elapsed: float) -> None:
-        """Count and time one request; label children are resolved once per combination.
-
-        Route templates, methods and statuses are few, so the memo is bounded by the app's routes;
-        a `labels()` call per request (tuple building, lock, dict lookup) costs more than the update.
-        """
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
-            if len(self._request_children) < 4096:
-                self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(elapsed)
+        """Count and time one request (on the event loop's thread)."""
+        self.serving.observe(method, route, status, elapsed)
 
     def count_decisions(self, positives: int, total: int) -> None:
         """Count one request's answers by decision."""
-        if positives:
-            self._congested.inc(positives)
-        if total - positives:
-            self._clear.inc(total - positives)
+        decisions = self.serving.decisions
+        decisions["congested"] += positives
+        decisions["clear"] += total - positives
 
     def observe_event(self, event: dict) -> None:
         """Fold a training event into the counters (called by the relay for every event)."""

@@ -102,3 +102,35 @@ async def test_access_log_is_quiet_for_successes_at_info(client, caplog):
     await client.get("/api/no-such-route")
     lines = [r.getMessage() for r in caplog.records if r.name == "server.access"]
     assert len(lines) == 1 and " 404 " in lines[0]
+
+
+def test_serving_counts_expose_what_prometheus_client_would():
+    """The lock-free request counts and latency histogram match prometheus_client's own types."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from server.observability import LATENCY_BUCKETS, Metrics
+
+    observed = [("POST", "/api/predict", 200, 0.0005), ("POST", "/api/predict", 200, 0.0031),
+                ("POST", "/api/predict", 400, 0.02), ("GET", "/metrics", 200, 11.0),
+                ("BREW", "unmatched", 405, 0.001), ("XYZZY", "unmatched", 405, 0.001)]
+    ours = Metrics()
+    reference = CollectorRegistry()
+    requests = Counter("congestion_http_requests_total", "r", ["method", "route", "status"], registry=reference)
+    latency = Histogram("congestion_http_request_duration_seconds", "l", ["method", "route"],
+                        buckets=LATENCY_BUCKETS, registry=reference)
+    for method, route, status, elapsed in observed:
+        ours.observe_request(method, route, status, elapsed)
+        label = method if method in ("GET", "POST") else "OTHER"  # unknown methods share one series
+        requests.labels(label, route, str(status)).inc()
+        latency.labels(label, route).observe(elapsed)
+
+    def samples(registry) -> dict:
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(generate_latest(registry).decode())
+                for s in family.samples if family.name.startswith("congestion_http") and not s.name.endswith("_created")}
+
+    got, expected = samples(ours.registry), samples(reference)
+    assert got == expected
+    assert value(got, "congestion_http_requests_total", method="OTHER", route="unmatched", status="405") == 2
+    assert value(got, "congestion_http_request_duration_seconds_bucket", method="POST", route="/api/predict",
+                 le="0.0005") == 1  # a bucket's bound is inclusive
