@@ -34,6 +34,7 @@ class IdIssuer:
         self.node = node or secrets.token_hex(4)
         self.issued = 0  # next sequence number = how many ids this process has issued
         self._last_ms = 0
+        self._prefix = ""
         self._lock = threading.Lock()
 
     def reserve(self, n: int) -> tuple[str, int]:
@@ -42,8 +43,11 @@ class IdIssuer:
             first = self.issued
             self.issued = first + n
             # never step back when the wall clock does: ids stay sorted within the process
-            self._last_ms = ms = max(self._last_ms, int(time.time() * 1000))
-        return f"{ms:0{TIME_DIGITS}x}{self.node}", first
+            ms = int(time.time() * 1000)
+            if ms > self._last_ms or not self._prefix:  # one prefix string per millisecond
+                self._last_ms = max(self._last_ms, ms)
+                self._prefix = f"{self._last_ms:0{TIME_DIGITS}x}{self.node}"
+            return self._prefix, first
 
 
 def expand(prefix: str, first: int, n: int) -> list[str]:

@@ -69,3 +69,19 @@ def test_bulk_batches_take_sklearns_path_with_the_same_numbers(forest_pipeline, 
     assert len(bulk) >= SKLEARN_BATCH_ROWS
     small = np.concatenate([runtime.positive_proba(bulk[i:i + 1000]) for i in range(0, len(bulk), 1000)])
     np.testing.assert_allclose(runtime.positive_proba(bulk), small, rtol=0, atol=1e-6)
+
+
+def test_lean_gtil_call_gives_treelites_own_answers_to_the_bit(forest_pipeline, features):
+    """The direct GTIL call (types and output shape read once) equals treelite's _predict_impl."""
+    from treelite.gtil import gtil
+
+    from server.services.fastforest import _DenseGTIL
+
+    fast = TreeliteForest(forest_pipeline[0].named_steps["model"])
+    assert isinstance(fast._predict, _DenseGTIL), "the served path is the lean call"
+    config = gtil.GTILConfig(nthread=1, predict_type="default")
+    for rows in (features[:1], features[:7], features[:300]):
+        X = np.ascontiguousarray(rows, dtype=np.float32)
+        assert np.array_equal(fast._predict(X), gtil._predict_impl(fast.model, X, config=config))
+    with pytest.raises(ValueError, match="features"):
+        fast._predict(np.zeros((2, 3), dtype=np.float32))
