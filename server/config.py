@@ -59,6 +59,8 @@ class ServerConfig(Section):
     # uvloop runs the same asyncio code with its transports and scheduler in C (bench/serve.py);
     # "auto" takes it where it is installed (not on Windows), "asyncio" forces the standard loop.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # A /ws or SSE client that cannot take one frame in this long has stopped reading: dropped.
+    stream_send_timeout_s: float = Field(10.0, gt=0)
 
 
 class S3Config(Section):

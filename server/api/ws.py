@@ -17,9 +17,6 @@ routes = web.RouteTableDef()
 HEARTBEAT_S = 20.0
 MAX_CLIENT_MESSAGE = 64 * 1024
 SSE_KEEPALIVE_S = 15.0
-# A client that cannot take one frame in this long has stopped reading: its socket buffers are
-# full and send_str would wait for drain forever, pinning the handler and its queued events.
-SEND_TIMEOUT_S = 10.0
 
 
 @routes.get("/ws")
@@ -49,7 +46,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             elif dropped in done:
                 try:
                     await asyncio.wait_for(ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow, reconnect"),
-                                           SEND_TIMEOUT_S)
+                                           _send_timeout(request))
                 except asyncio.TimeoutError:
                     _abort(request)
             else:
@@ -63,7 +60,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 async def _send(request: web.Request, ws: web.WebSocketResponse, text: str) -> bool:
     """Send one frame; False (connection aborted) when the client is gone or stopped reading."""
     try:
-        await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+        await asyncio.wait_for(ws.send_str(text), _send_timeout(request))
         return True
     except asyncio.TimeoutError:
         log.warning("aborting a WebSocket client that stopped reading")
@@ -71,6 +68,15 @@ async def _send(request: web.Request, ws: web.WebSocketResponse, text: str) -> b
         pass
     _abort(request)
     return False
+
+
+def _send_timeout(request: web.Request) -> float:
+    """How long one frame may wait for the client to read (`server.stream_send_timeout_s`).
+
+    A client that cannot take a frame in this long has stopped reading: its socket buffers are
+    full and the write would wait for drain forever, pinning the handler and its queued events.
+    """
+    return request.app[keys.CONFIG].server.stream_send_timeout_s
 
 
 def _abort(request: web.Request) -> None:
@@ -118,7 +124,7 @@ async def server_sent_events(request: web.Request) -> web.StreamResponse:
 async def _write(request: web.Request, response: web.StreamResponse, data: bytes) -> bool:
     """Write one SSE chunk; False (connection aborted) when the client is gone or stopped reading."""
     try:
-        await asyncio.wait_for(response.write(data), SEND_TIMEOUT_S)
+        await asyncio.wait_for(response.write(data), _send_timeout(request))
         return True
     except asyncio.TimeoutError:
         log.warning("aborting a server-sent-events client that stopped reading")

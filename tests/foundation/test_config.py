@@ -100,7 +100,7 @@ def test_messages_say_what_is_wrong_in_the_projects_words():
     assert str(info.value) == "config key 'api.max_batch': must be between 1 and 100000, got 0"
     with pytest.raises(ConfigError) as info:
         load_config(environ={"CONGESTION_SERVER__PROT": "1"})
-    assert "unknown key (known: allowed_hosts, event_loop, host, port, shutdown_timeout_s, token)" in str(info.value)
+    assert "unknown key (known: allowed_hosts, event_loop, host, port, shutdown_timeout_s, stream_send_timeout_s, token)" in str(info.value)
 
 
 def test_replace_validates_the_change():

@@ -1,4 +1,4 @@
-"""Item 9: oversize and hostile bodies, oversize WebSocket frames, WebSocket clients that never read."""
+"""Item 9: oversize and hostile bodies, oversize WebSocket frames, stream clients (/ws, SSE) that never read."""
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +14,8 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType
 
 from server import keys
-from server.api import ws as ws_api
 from server.app import create_app
+from server.services.events import SUBSCRIBER_QUEUE_SIZE
 from tests.conftest import check_error, tiny_config
 
 MB = 1 << 20
@@ -174,11 +174,10 @@ async def test_websocket_clients_that_never_read_during_a_run_keep_server_memory
             sock.close()
 
 
-async def test_a_stuck_websocket_client_is_aborted_and_cannot_block_the_others(aiohttp_server, trained_workdir,
-                                                                               monkeypatch):
+async def test_a_stuck_websocket_client_is_aborted_and_cannot_block_the_others(aiohttp_server, trained_workdir):
     """Flood the hub far past the socket buffers: the reader gets everything, the stuck one is cut off."""
-    monkeypatch.setattr(ws_api, "SEND_TIMEOUT_S", 1.0)
-    server = await aiohttp_server(create_app(tiny_config(trained_workdir)))
+    config = tiny_config(trained_workdir, CONGESTION_SERVER__STREAM_SEND_TIMEOUT_S="1.0")
+    server = await aiohttp_server(create_app(config))
     hub, sockets = server.app[keys.EVENTS], server.app[keys.WEBSOCKETS]
     stuck = _raw_ws_client(server.port)
     try:
@@ -211,5 +210,63 @@ async def test_a_stuck_websocket_client_is_aborted_and_cannot_block_the_others(a
             assert hub.subscriber_count == 1
             reading.cancel()
             await ws.close()
+    finally:
+        stuck.close()
+
+
+def _raw_sse_client(port: int, rcvbuf: int = 4096) -> socket.socket:
+    """An SSE client with a tiny receive buffer that sends its request and never reads a byte."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET /api/train/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    return sock
+
+
+def _connection_closed(sock: socket.socket) -> bool:
+    """The peer closed or reset the connection (reads what little the tiny buffer holds first)."""
+    sock.settimeout(2)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_an_sse_client_that_stops_reading_is_dropped_after_the_send_timeout(aiohttp_server, trained_workdir):
+    """Issue 11 item 3: a stuck /api/train/events client is cut off after server.stream_send_timeout_s.
+
+    Fewer events than the hub's per-subscriber queue holds, so only the send timeout can free it:
+    without the timeout the handler waits for drain forever, holding its task and queued events.
+    """
+    timeout = 0.5
+    config = tiny_config(trained_workdir, CONGESTION_SERVER__STREAM_SEND_TIMEOUT_S=str(timeout))
+    server = await aiohttp_server(create_app(config))
+    hub = server.app[keys.EVENTS]
+    stuck = _raw_sse_client(server.port)
+    try:
+        deadline = time.monotonic() + 5
+        while hub.subscriber_count < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert hub.subscriber_count == 1
+        pad = "x" * (64 * 1024)
+        events = 200  # 13 MB: far past the kernel buffers of both ends, well under the hub's queue
+        assert events < SUBSCRIBER_QUEUE_SIZE
+        for i in range(events):
+            hub.publish({"type": "progress", "run_id": 1, "i": i, "pad": pad})
+            await asyncio.sleep(0)
+        blocked_at = time.monotonic()
+        while hub.subscriber_count and time.monotonic() < blocked_at + timeout + 5:
+            await asyncio.sleep(0.05)
+        assert hub.subscriber_count == 0, "the stuck SSE client was forgotten"
+        assert time.monotonic() - blocked_at < timeout + 5
+        assert await asyncio.to_thread(_connection_closed, stuck), "the stuck SSE connection was closed"
+        # The server still streams to a client that reads.
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{server.port}/api/train/events") as stream:
+                assert await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5) == b": connected\n\n"
     finally:
         stuck.close()
