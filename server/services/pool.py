@@ -24,10 +24,18 @@ _progress_queue: Any = None
 
 
 def _init_worker(progress_queue: Any) -> None:
-    """Worker start-up: keep the queue; let the parent alone decide about Ctrl-C."""
+    """Worker start-up: keep the queue; let the parent alone decide about Ctrl-C; anonymous semaphores."""
     global _progress_queue
     _progress_queue = progress_queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned child inherits "spawn" as its default start method, so every semaphore it makes is
+    # a named one that only its own exit unlinks; joblib's ThreadPool (a forest with n_jobs > 1)
+    # makes two per parallel fit or predict. Cancel and shutdown SIGKILL a busy worker, stranding
+    # them for the shared resource tracker ("2 leaked semaphore objects" at shutdown). Under the
+    # fork method they are unlinked at birth and the kernel frees them with the process. Nothing
+    # in a worker starts processes from the default context (Dask's LocalCluster uses its own,
+    # spawn by default).
+    multiprocessing.set_start_method("fork", force=True)
 
 
 def train_in_worker(run_id: int, spec: dict[str, Any]) -> dict[str, Any]:
