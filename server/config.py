@@ -147,7 +147,7 @@ class ModelFamilyConfig(Section):
 
 
 class ModelConfig(Section):
-    primary: Literal["random_forest", "xgboost"] = "random_forest"
+    primary: Literal["random_forest", "xgboost"] = "xgboost"
     cv_splits: int = Field(3, ge=2, le=20)
     search_iterations: int = Field(8, ge=1, le=500)
     scoring: str = "average_precision"

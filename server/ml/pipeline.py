@@ -46,7 +46,7 @@ def make_classifier(model_type: str, model_cfg: Mapping, random_state: int, y: n
 def build_pipeline(features_cfg: Mapping, model_cfg: Mapping, model_type: str | None = None,
                    random_state: int = 42, y: np.ndarray | None = None) -> Pipeline:
     """Pipeline([features, sampler, model]) as configured; y only informs xgboost's class weight."""
-    model_type = model_type or model_cfg.get("primary", "random_forest")
+    model_type = model_type or model_cfg.get("primary", "xgboost")
     method = (model_cfg.get("imbalance") or {}).get("method", "none")
     return Pipeline([
         ("features", build_features(features_cfg)),

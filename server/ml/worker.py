@@ -110,7 +110,7 @@ def run_training(spec: dict, progress: Progress | None = None) -> dict:
         return run_dask_training(spec, progress)
     cfg = spec["config"]
     data_cfg, feat_cfg, model_cfg = cfg.get("data", {}), cfg.get("features", {}), dict(cfg.get("model", {}))
-    model_type = spec.get("model_type") or model_cfg.get("primary", "random_forest")
+    model_type = spec.get("model_type") or model_cfg.get("primary", "xgboost")
     n_iter = int(spec.get("search_iterations") or model_cfg.get("search_iterations", 8))
     random_state = int(data_cfg.get("random_state", 42))
     phases = _Phases(progress)

@@ -100,7 +100,7 @@ def _workers(client) -> set[str]:
 def _train_on(client, spec: dict, progress: Progress | None) -> dict:
     cfg = spec["config"]
     data_cfg, feat_cfg, model_cfg = cfg.get("data", {}), cfg.get("features", {}), dict(cfg.get("model", {}))
-    model_type = spec.get("model_type") or model_cfg.get("primary", "random_forest")
+    model_type = spec.get("model_type") or model_cfg.get("primary", "xgboost")
     n_iter = int(spec.get("search_iterations") or model_cfg.get("search_iterations", 8))
     seed = int(data_cfg.get("random_state", 42))
     windows = [int(w) for w in feat_cfg.get("windows_s", [60, 600])]

@@ -22,7 +22,7 @@ def test_defaults_load_from_the_shipped_yaml():
     config = load_config(environ={})
     assert config.server.host == "127.0.0.1"
     assert config.server.port == 8080
-    assert config.model.primary == "random_forest"
+    assert config.model.primary == "xgboost"
     assert config.versioning.auto_activate is True
     with pytest.raises(ValidationError, match="frozen"):
         config.server.port = 1  # type: ignore[misc]
