@@ -17,7 +17,8 @@ from server.ml.generator import generate_flows
 from server.ml.schema import P_TRUE
 from server.ml.worker import run_training
 
-SEEDS = (21, 22, 23)  # the defaults were chosen on seeds 101-112 and reported on seeds 1-8
+# One seed: on 21-23 every XGBoost gap is inside both bounds and every forest gap outside them.
+SEEDS = (21,)  # the defaults were chosen on seeds 101-112 and reported on seeds 1-8
 
 
 @pytest.fixture(scope="module")
