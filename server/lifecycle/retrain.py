@@ -9,6 +9,7 @@ forget the situations live traffic has not shown lately).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from server.ml.schema import FLOW_COLUMNS, LABEL
 from server.store.tables_monitoring import PredictionLog
 
 MIN_FEEDBACK_ROWS = 50
+log = logging.getLogger(__name__)
 
 
 async def labelled_frame(sessions, since: int | None, until: int | None) -> pd.DataFrame:
@@ -72,7 +74,9 @@ class RetrainTriggers:
     A trigger fires only when ``retrain.min_new_labels`` labels arrived since the last retrain
     and ``retrain.debounce_s`` passed (counted from server start, so a restart never retrains at
     once). The run trains on the labelled log of the ``retrain.lookback_s`` seconds of flow time
-    before the newest labelled flow.
+    before the newest labelled flow, and only when that range itself holds ``min_new_labels``
+    labels: new labels spread over a long time are not a training set, and a run on a few dozen
+    rows fails on (or passes with) a hold-out too small to judge.
     """
 
     def __init__(self, config, sessions, training) -> None:
@@ -81,6 +85,7 @@ class RetrainTriggers:
         self._training = training
         self._last = time.time()
         self.last_reason: str | None = None
+        self.waiting_for: str | None = None  # why a due trigger did not start a run (logged once)
 
     async def _new_labels(self) -> int:
         from sqlalchemy import func
@@ -89,6 +94,20 @@ class RetrainTriggers:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(PredictionLog)
                                             .where(PredictionLog.labelled_at >= since)))
+
+    async def _labels_since(self, since: int | None) -> int:
+        from sqlalchemy import func
+
+        query = select(func.count()).select_from(PredictionLog).where(PredictionLog.label.is_not(None))
+        if since is not None:
+            query = query.where(PredictionLog.timestamp_seconds >= since)
+        async with self._sessions() as session:
+            return int(await session.scalar(query))
+
+    def _wait(self, reason: str) -> None:
+        if reason != self.waiting_for:
+            log.info("retrain due but not started: %s", reason)
+        self.waiting_for = reason
 
     async def _lookback_start(self) -> int | None:
         """``retrain.lookback_s`` before the newest labelled flow (flow time: replays behave as live)."""
@@ -121,9 +140,16 @@ class RetrainTriggers:
         labels = await self._new_labels()
         if labels < settings.min_new_labels:
             return None
+        since = await self._lookback_start()
+        in_range = await self._labels_since(since)
+        if in_range < settings.min_new_labels:
+            self._wait(f"the last retrain.lookback_s ({settings.lookback_s:g} s of flow time) holds {in_range} "
+                       f"labelled predictions; retrain.min_new_labels is {settings.min_new_labels}")
+            return None
         from server.services.training import TrainRequest
 
-        request = TrainRequest(source="feedback", since=await self._lookback_start(), shadow=True)
+        self.waiting_for = None
+        request = TrainRequest(source="feedback", since=since, shadow=True)
         run_id = await self._training.start(request, trigger="api")
         self._last = now
         self.last_reason = (f"alerts {', '.join(alerts)}" if alerts else "schedule") + f", {labels} new labels"

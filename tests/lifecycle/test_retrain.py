@@ -89,3 +89,23 @@ async def test_the_schedule_trigger_waits_for_labels_then_retrains_into_shadow(a
     assert status == "succeeded"
     assert len(client.app[keys.SHADOWS].versions) == 1
     assert await triggers.check(now=time.time() + 5) is None  # the labels were used: none new
+
+
+async def test_a_due_retrain_waits_while_the_lookback_range_holds_too_few_labels(aiohttp_client, trained_workdir):
+    """Enough new labels, but spread over more flow time than retrain.lookback_s: no doomed run."""
+    config = tiny_config(trained_workdir, **SMALL, CONGESTION_RETRAIN__SCHEDULE="1s",
+                         CONGESTION_RETRAIN__DEBOUNCE_S="0", CONGESTION_RETRAIN__MIN_NEW_LABELS="100",
+                         CONGESTION_RETRAIN__LOOKBACK_S="60")
+    client = await aiohttp_client(create_app(config))
+    triggers = client.app[keys.TRIGGERS]
+    records, _ = await _serve_and_label(client, config, n=300, seed=23)
+    newest = max(r["timestamp_seconds"] for r in records)
+    in_last_minute = sum(r["timestamp_seconds"] >= newest - 60 for r in records)
+    assert in_last_minute < 100  # the premise: 300 labels, but not 100 within the range
+
+    import time
+
+    runs_before = execute_sql(config.storage.database_url, "SELECT count(*) FROM training_runs")
+    assert await triggers.check(now=time.time() + 5) is None
+    assert f"holds {in_last_minute} labelled predictions" in triggers.waiting_for
+    assert execute_sql(config.storage.database_url, "SELECT count(*) FROM training_runs") == runs_before
