@@ -314,6 +314,7 @@ class AlertsConfig(Section):
     for_windows: int = Field(2, ge=1, le=1000)
     resolve_windows: int = Field(2, ge=1, le=1000)
     f1_drop: float = Field(0.05, ge=0.0, le=1.0)
+    f1_drop_sigmas: float = Field(2.0, ge=0.0, le=10.0)
     min_label_coverage: float = Field(0.1, ge=0.0, le=1.0)
     coverage_windows: int = Field(3, ge=1, le=1000)
     rate_factor: float = Field(3.0, ge=1.0, le=1e6)

@@ -49,7 +49,7 @@ def alert_settings(config) -> AlertSettings:
     """The rule engine's settings from `alerts.*`."""
     a = config.alerts
     return AlertSettings(rules=tuple(a.rules), for_windows=a.for_windows, resolve_windows=a.resolve_windows,
-                         f1_drop=a.f1_drop, min_label_coverage=a.min_label_coverage,
+                         f1_drop=a.f1_drop, f1_drop_sigmas=a.f1_drop_sigmas, min_label_coverage=a.min_label_coverage,
                          coverage_windows=a.coverage_windows)
 
 

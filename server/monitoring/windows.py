@@ -63,10 +63,22 @@ def realised(labels: LabelsPart) -> dict[str, Any] | None:
     recall = tp / (tp + fn) if tp + fn else None
     f1 = 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else None
     values, weights = labels.scores.sorted()
-    return {"precision": precision, "recall": recall, "f1": f1,
+    return {"precision": precision, "recall": recall, "f1": f1, "sigma": {"f1": f1_sigma(tp, fp, fn)},
             "roc_auc": auc(values, weights[:, 0], weights[:, 1]) if len(values) else None,
             "brier": labels.squared_error / labels.labelled,
             "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn}}
+
+
+def f1_sigma(tp: float, fp: float, fn: float) -> float:
+    """Standard error of F1 = 2TP / (2TP + FP + FN) over a multinomial sample of labelled rows.
+
+    Delta method; F1 is scale-free in the counts, so the sample size cancels out:
+    var = 4 TP (FP + FN) (TP + FP + FN) / (2TP + FP + FN)^4.
+    """
+    denominator = 2 * tp + fp + fn
+    if denominator <= 0:
+        return 0.0
+    return 2.0 * (tp * (fp + fn) * (tp + fp + fn)) ** 0.5 / denominator**2
 
 
 def summarise(start: int, version: str, parts: dict[str, Any], window_s: int) -> dict[str, Any]:

@@ -46,6 +46,8 @@ class WindowMetrics(Answer):
     f1: float | None = None
     roc_auc: float | None = None
     brier: float | None = None
+    sigma: dict[str, float] | None = Field(None, description=(
+        "Standard errors of the metrics (delta method): the f1_drop rules allow alerts.f1_drop_sigmas of them."))
 
 
 class WindowShadow(Answer):

@@ -1,5 +1,6 @@
 """Streaming detectors and the debounced alert state machine on streams with known shifts."""
 import numpy as np
+import pytest
 
 from server.monitoring.alerts import AlertEngine, AlertSettings
 from server.monitoring.detectors import PageHinkley, SeasonalRate
@@ -80,3 +81,33 @@ def test_forgetting_keeps_page_hinkley_quiet_on_a_daily_cycle_but_not_blind_to_a
     shifted = np.concatenate([cycle[:15_000], cycle[15_000:] + 0.3])
     detections = _windows_detections(0.999, shifted)
     assert sum(detections[:15]) == 0 and detections[15] > 0  # caught in the window the shift starts
+
+
+def test_the_f1_standard_error_matches_the_spread_of_f1_over_resampled_windows():
+    """The delta-method sigma of a window's F1 equals the spread of F1 over many such windows."""
+    from server.monitoring.windows import f1_sigma
+
+    rng = np.random.default_rng(5)
+    cells = np.array([0.12, 0.05, 0.06, 0.77])  # tp, fp, fn, tn shares of a congestion window
+    for n in (150, 600, 3000):
+        draws = rng.multinomial(n, cells, size=20_000)
+        f1 = 2 * draws[:, 0] / (2 * draws[:, 0] + draws[:, 1] + draws[:, 2])
+        tp, fp, fn = cells[:3] * n
+        assert f1_sigma(tp, fp, fn) == pytest.approx(f1.std(), rel=0.05), n
+    assert f1_sigma(0, 0, 0) == 0.0
+
+
+def test_f1_drop_allows_the_windows_own_noise():
+    """A drop inside f1_drop + f1_drop_sigmas * sigma stays quiet; a larger one, or sigmas=0, fires."""
+    from server.monitoring.alerts import signals
+
+    report = {"status": "ok"}
+    noisy = {"realised": {"f1": 0.60, "sigma": {"f1": 0.06}}, "estimated": {"f1": 0.66, "sigma": {"f1": 0.01}}}
+    quiet = signals(report, [], 0.70, noisy, AlertSettings(f1_drop=0.05, f1_drop_sigmas=2.0))
+    assert quiet["f1_drop"][0] is False  # 0.10 below, allowance 0.05 + 2 * 0.06 = 0.17
+    assert quiet["f1_drop"][1]["margin"] == pytest.approx(0.17)
+    assert quiet["estimated_f1_drop"][0] is False  # 0.04 below
+    bare = signals(report, [], 0.70, noisy, AlertSettings(f1_drop=0.05, f1_drop_sigmas=0.0))
+    assert bare["f1_drop"][0] is True
+    fallen = {"realised": {"f1": 0.50, "sigma": {"f1": 0.06}}}
+    assert signals(report, [], 0.70, fallen, AlertSettings(f1_drop=0.05, f1_drop_sigmas=2.0))["f1_drop"][0] is True
