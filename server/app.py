@@ -154,7 +154,8 @@ async def drift(app: web.Application) -> AsyncIterator[None]:
     service = DriftService(app[keys.CONFIG], app[keys.SESSIONS], app[keys.BLOBS], app[keys.EVENTS],
                            app[keys.INFERENCE])
     if keys.MONITORING in app:
-        service.performance = window_performance(app[keys.MONITORING], service.window_s)
+        service.performance = window_performance(app[keys.MONITORING], service.window_s,
+                                                 app[keys.CONFIG].alerts.f1_span_s)
     await service.start()
     app[keys.DRIFT] = service
     collector = DriftCollector(service)

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 from collections import deque
 from typing import Any, Awaitable, Callable
 
@@ -58,19 +59,23 @@ def window_seconds(config) -> int:
     return int(getattr(getattr(config, "monitoring", None), "window_s", 3600))
 
 
-def window_performance(monitoring, window_s: int) -> Performance:
+def window_performance(monitoring, window_s: int, span_s: float) -> Performance:
     """Performance of a closing window for the alert rules, from the live monitoring windows.
 
-    The estimate (CBPE) is label-free, so it is read for the window itself; labels arrive late,
-    so realised metrics and label coverage are read for the window before, which had one more
-    window of time to collect them.
+    The F1 rules read a trailing span (`alerts.f1_span_s`, whole windows) with counts summed:
+    the estimate (CBPE, label-free) over the span up to this window; labels arrive late, so
+    realised metrics over the span that ends with the window before, and label coverage of that
+    window alone.
     """
+    span = max(1, math.ceil(span_s / window_s))
+
     async def performance(version: str, start: int) -> dict | None:
-        rows = {w["start_timestamp"]: w for w in await monitoring.windows_for({(start, version),
-                                                                             (start - window_s, version)})}
-        current, previous = rows.get(start) or {}, rows.get(start - window_s) or {}
-        return {"estimated": current.get("estimated"), "realised": previous.get("realised"),
-                "label_coverage": previous.get("label_coverage")}
+        estimated = await monitoring.span(version, start - (span - 1) * window_s, start) or {}
+        realised = await monitoring.span(version, start - span * window_s, start - window_s) or {}
+        previous = await monitoring.windows_for({(start - window_s, version)})
+        return {"estimated": estimated.get("estimated"), "realised": realised.get("realised"),
+                "label_coverage": previous[0].get("label_coverage") if previous else None,
+                "span_windows": span}
     return performance
 
 

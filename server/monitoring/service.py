@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from server.monitoring import store
+from server.monitoring.accumulators import LabelsPart, PredictionsPart
 from server.monitoring.prometheus import MonitoringGauges
 from server.monitoring.recorder import PredictionRecorder
 from server.monitoring.windows import all_parts, merged_parts, summarise
@@ -13,6 +14,7 @@ from server.monitoring.windows import all_parts, merged_parts, summarise
 log = logging.getLogger(__name__)
 
 EVENT_DEBOUNCE_S = 1.0
+SPAN_PARTS = (PredictionsPart.part, LabelsPart.part)  # what a span's realised and estimated metrics need
 GAUGE_REFRESH_S = 5.0
 
 
@@ -96,6 +98,21 @@ class MonitoringService:
         merged = merged_parts(states)
         ordered = sorted(merged, key=lambda key: (key[0], key[1]), reverse=True)
         return [summarise(start, v, merged[(start, v)], self.window_s) for start, v in ordered]
+
+    async def span(self, version: str, first: int, last: int) -> dict[str, Any] | None:
+        """One summary of a version's windows starting in [first, last], their counts summed."""
+        async with self.engine.connect() as conn:
+            states = await store.span_states(conn, version, first, last, SPAN_PARTS)
+        total: dict[str, Any] = {}
+        for (_, _), parts in sorted(merged_parts(states).items()):
+            for name, part in parts.items():
+                if name in total:
+                    total[name].merge(part)
+                else:
+                    total[name] = part
+        if not total:
+            return None
+        return summarise(first, version, total, last + self.window_s - first)
 
     async def windows_for(self, keys: set[tuple[int, str]]) -> list[dict[str, Any]]:
         """Summaries of the given (window_start, version) pairs."""

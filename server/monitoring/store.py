@@ -201,6 +201,15 @@ async def window_states_of(conn: AsyncConnection, start: int, version: str,
     return [tuple(r) for r in result.all()]  # type: ignore[misc]
 
 
+async def span_states(conn: AsyncConnection, version: str, first: int, last: int,
+                      parts: Iterable[str]) -> list[tuple[int, str, str, dict]]:
+    """Every node's part states of a version's windows starting in [first, last]."""
+    t = MonitoringWindowState
+    result = await conn.execute(select(t.window_start, t.version, t.part, t.state).where(
+        t.version == version, t.window_start >= first, t.window_start <= last, t.part.in_(list(parts))))
+    return [tuple(r) for r in result.all()]  # type: ignore[misc]
+
+
 async def baseline(conn: AsyncConnection, version: str) -> dict | None:
     """A version's hold-out metrics at training time, in the windows' field names."""
     m = VersionMetrics

@@ -102,3 +102,36 @@ def test_a_window_state_survives_json_and_merges_by_addition():
     assert estimate(merged)["f1"] == pytest.approx(estimate(whole)["f1"], abs=1e-12)
     assert estimate(merged)["roc_auc"] == pytest.approx(estimate(whole)["roc_auc"], abs=1e-12)
     assert estimate(whole)["f1"] == pytest.approx(cbpe_f1(p, d), abs=1e-12)
+
+
+@pytest.mark.parametrize("span_windows", [1, 24])
+async def test_the_f1_rules_read_a_span_of_windows_with_counts_summed(aiohttp_client, trained_workdir, span_windows):
+    """alerts.f1_span_s: realised F1 over the span before the closing window, estimated up to it."""
+    from server import keys
+    from server.monitoring.windows import f1_sigma
+
+    client = await fast_client(aiohttp_client, trained_workdir,
+                               CONGESTION_ALERTS__F1_SPAN_S=str(span_windows * 3600))
+    rng = np.random.default_rng(8)
+    sent = [flow(i, ts=BASE_TS + int(t)) for i, t in enumerate(rng.integers(0, 4 * 3600, 320))]
+    answers = await predict(client, sent)
+    await wait_logged(trained_workdir, 320)
+    labels = rng.integers(0, 2, 320)
+    await feedback(client, [{"prediction_id": a["prediction_id"], "congestion": int(y)} for a, y in zip(answers, labels)])
+
+    frame = _logged(trained_workdir)
+    version = frame.version.iloc[0]
+    closing = int(frame.window_start.max())  # the fourth window
+    performance = await client.app[keys.DRIFT].performance(version, closing)
+    realised_rows = frame[(frame.window_start < closing) & (frame.window_start >= closing - span_windows * 3600)]
+    y, d = realised_rows.label.astype(int), realised_rows.prediction
+    assert performance["span_windows"] == span_windows
+    assert performance["realised"]["f1"] == pytest.approx(f1_score(y, d), abs=1e-9)
+    tp, fp, fn = int(((y == 1) & (d == 1)).sum()), int(((y == 0) & (d == 1)).sum()), int(((y == 1) & (d == 0)).sum())
+    assert performance["realised"]["sigma"]["f1"] == pytest.approx(f1_sigma(tp, fp, fn))
+    estimated_rows = frame[frame.window_start > closing - span_windows * 3600]
+    calibrated = _calibrated(trained_workdir, version, estimated_rows.probability.to_numpy())
+    assert performance["estimated"]["f1"] == pytest.approx(cbpe_f1(calibrated, estimated_rows.prediction.to_numpy()),
+                                                           abs=1e-9)
+    previous = frame[frame.window_start == closing - 3600]
+    assert performance["label_coverage"] == pytest.approx(previous.label.notna().mean())
