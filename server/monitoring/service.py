@@ -100,8 +100,15 @@ class MonitoringService:
         return [summarise(start, v, merged[(start, v)], self.window_s) for start, v in ordered]
 
     async def span(self, version: str, first: int, last: int) -> dict[str, Any] | None:
-        """One summary of a version's windows starting in [first, last], their counts summed."""
+        """One summary of a version's windows starting in [first, last], their counts summed.
+
+        None unless the version served from ``first`` on: a span cut short by the version's
+        start covers part of the daily cycle (say, its quiet night hours) and reads as a drop.
+        """
         async with self.engine.connect() as conn:
+            earliest = await store.first_window(conn, version)
+            if earliest is None or earliest > first:
+                return None
             states = await store.span_states(conn, version, first, last, SPAN_PARTS)
         total: dict[str, Any] = {}
         for (_, _), parts in sorted(merged_parts(states).items()):

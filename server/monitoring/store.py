@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -208,6 +208,12 @@ async def span_states(conn: AsyncConnection, version: str, first: int, last: int
     result = await conn.execute(select(t.window_start, t.version, t.part, t.state).where(
         t.version == version, t.window_start >= first, t.window_start <= last, t.part.in_(list(parts))))
     return [tuple(r) for r in result.all()]  # type: ignore[misc]
+
+
+async def first_window(conn: AsyncConnection, version: str) -> int | None:
+    """The start of the earliest window a version served."""
+    t = MonitoringWindowState
+    return await conn.scalar(select(func.min(t.window_start)).where(t.version == version))
 
 
 async def baseline(conn: AsyncConnection, version: str) -> dict | None:

@@ -31,7 +31,8 @@ def live_server(trained_template: Path, tmp_path_factory) -> Iterator[Server]:
     with serve(trained_template, tmp_path_factory.mktemp("live-charts"),
                CONGESTION_SERVER__TOKEN=TOKEN, CONGESTION_MONITORING__FLUSH_INTERVAL_S="0.1",
                CONGESTION_DRIFT__MIN_WINDOW_ROWS="20", CONGESTION_DRIFT__SEGMENT_MIN_ROWS="10",
-               CONGESTION_DRIFT__EXPLAIN_SAMPLE="5", CONGESTION_RETRAIN__ON_ALERTS="[]") as server:
+               CONGESTION_DRIFT__EXPLAIN_SAMPLE="5", CONGESTION_RETRAIN__ON_ALERTS="[]",
+               CONGESTION_ALERTS__F1_SPAN_S=str(HOUR)) as server:  # F1 rules on single windows
         yield server
 
 

@@ -104,7 +104,7 @@ def test_a_window_state_survives_json_and_merges_by_addition():
     assert estimate(whole)["f1"] == pytest.approx(cbpe_f1(p, d), abs=1e-12)
 
 
-@pytest.mark.parametrize("span_windows", [1, 24])
+@pytest.mark.parametrize("span_windows", [1, 3])
 async def test_the_f1_rules_read_a_span_of_windows_with_counts_summed(aiohttp_client, trained_workdir, span_windows):
     """alerts.f1_span_s: realised F1 over the span before the closing window, estimated up to it."""
     from server import keys
@@ -135,3 +135,7 @@ async def test_the_f1_rules_read_a_span_of_windows_with_counts_summed(aiohttp_cl
                                                            abs=1e-9)
     previous = frame[frame.window_start == closing - 3600]
     assert performance["label_coverage"] == pytest.approx(previous.label.notna().mean())
+    # A span reaching back before the version's first window is not judged: it would compare
+    # part of a daily cycle with whole days.
+    assert await client.app[keys.MONITORING].span(version, closing - 4 * 3600, closing) is None
+    assert await client.app[keys.MONITORING].span(version, closing - 3 * 3600, closing) is not None
