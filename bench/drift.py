@@ -38,10 +38,13 @@ SCENARIOS = {"none": {}, "load_multiplier=2": {"load_multiplier": 2.0}, "load_mu
              "peak_hour_shift=6": {"peak_hour_shift": 6}, "protocol_mix_shift=0.5": {"protocol_mix_shift": 0.5},
              "new_subnets=5": {"new_subnets": 5}, "label_prior_shift=1.0": {"label_prior_shift": 1.0}}
 DETECTORS = ("dataset_share_0.5", "dataset_any", "prediction", "probability_ph", "rate", "label_free_any",
-             "error_ph")
+             "error_ph", "f1_drop", "estimated_f1_drop")
 PH_GRID = tuple((t, a) for t in (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0) for a in (1.0, 0.999))
 RATE_GRID = (1.5, 2.0, 3.0)
 DISTANCE_TESTS = ("wasserstein", "jensenshannon")
+F1_DROP = 0.05  # alerts.f1_drop; the calibration picks alerts.f1_drop_sigmas on top of it
+SIGMA_GRID = (0.0, 1.0, 2.0, 3.0)
+SPAN_GRID = (1, 6, 12, 24)  # alerts.f1_span_s in windows
 
 
 def reference(rows: int) -> tuple[object, dict]:
@@ -50,7 +53,8 @@ def reference(rows: int) -> tuple[object, dict]:
     cfg["data"].update(rows=rows, seed=1000)
     cfg["model"].update(search_iterations=1, cv_splits=2, shap_sample=200, n_jobs=1)
     result = run_training({"config": cfg})
-    return joblib.load(io.BytesIO(result["pipeline"])), result["profile"]
+    profile = {**result["profile"], "calibration": result["metrics"].get("calibration")}
+    return joblib.load(io.BytesIO(result["pipeline"])), profile
 
 
 def stream(pipeline, profile: dict, rows: int, seed: int, scenario: dict) -> list[dict]:
@@ -69,6 +73,7 @@ def stream(pipeline, profile: dict, rows: int, seed: int, scenario: dict) -> lis
     ph = {(t, a): PageHinkley(delta=0.005, threshold=t, alpha=a) for t, a in PH_GRID}
     ph_err = {(t, a): PageHinkley(delta=0.005, threshold=t, alpha=a) for t, a in PH_GRID}
     settings = DriftSettings(min_window_rows=100)
+    spans = f1_spans(pipeline, profile, frame, starts, first, last)
     out, pending_errors = [], None
     for w in range(first, last, WINDOW_S):
         part = frame[starts == w]
@@ -93,7 +98,61 @@ def stream(pipeline, profile: dict, rows: int, seed: int, scenario: dict) -> lis
         if pending_errors is not None:
             row["ph_err"] = {t: any(d.update(float(e)).drift_detected for e in pending_errors) for t, d in ph_err.items()}
         pending_errors = (proba >= 0.5).astype(int) != part["congestion"].to_numpy()
+        row["f1"], row["est_f1"] = spans[w]
         out.append(row)
+    return out
+
+
+def f1_spans(pipeline, profile: dict, frame: pd.DataFrame, starts: np.ndarray, first: int, last: int) -> dict:
+    """Per scored window: the f1_drop / estimated_f1_drop verdicts per (span in windows, sigmas).
+
+    As the server's rules: the realised F1 of the span's windows before this one (labels come a
+    window late), the CBPE estimate of the span up to this one, both from counts summed over the
+    span, against the pooled hold-out F1 less alerts.f1_drop and sigmas standard errors. Windows
+    of the day before the first scored one count as history.
+    """
+    from server.ml.calibration import apply_calibration
+    from server.monitoring.accumulators import LabelsPart, PredictionBatch, PredictionsPart
+    from server.monitoring.alerts import f1_drops
+    from server.monitoring.windows import summarise
+
+    parts: dict[int, dict] = {}
+    for w in range(first - max(SPAN_GRID) * WINDOW_S, last, WINDOW_S):
+        part = frame[starts == w]
+        if not len(part):
+            continue
+        proba = pipeline.predict_proba(part[[c for c in part.columns if c not in ("congestion", "p_true")]])[:, 1]
+        decisions = (proba >= 0.5).astype(int)
+        predictions, labels = PredictionsPart(), LabelsPart()
+        predictions.add(PredictionBatch(probability=proba, prediction=decisions,
+                                        calibrated=apply_calibration(profile.get("calibration"), proba)))
+        y = part["congestion"].to_numpy()
+        labels.tp, labels.fp = int((y & decisions).sum()), int(((1 - y) & decisions).sum())
+        labels.fn, labels.tn = int((y & (1 - decisions)).sum()), int(((1 - y) & (1 - decisions)).sum())
+        labels.labelled = len(y)
+        parts[w] = {"predictions": predictions, "labels": labels}
+
+    def merged(windows: list[int]) -> dict:
+        total: dict = {}
+        for w in windows:
+            for name, part in parts.get(w, {}).items():
+                if name in total:
+                    total[name].merge(part)
+                else:
+                    total[name] = type(part).from_state(part.state())
+        return summarise(windows[0], "v", total, WINDOW_S * len(windows)) if total else {}
+
+    baseline = (profile.get("baseline") or {}).get("f1")
+    out = {}
+    for w in range(first, last, WINDOW_S):
+        real, est = {}, {}
+        for k in SPAN_GRID:
+            perf = {"realised": merged([w - i * WINDOW_S for i in range(k, 0, -1)]).get("realised"),
+                    "estimated": merged([w - i * WINDOW_S for i in range(k - 1, -1, -1)]).get("estimated")}
+            for z in SIGMA_GRID:
+                verdict = f1_drops(perf, baseline, F1_DROP, z)
+                real[(k, z)], est[(k, z)] = verdict["f1_drop"][0], verdict["estimated_f1_drop"][0]
+        out[w] = (real, est)
     return out
 
 
@@ -165,6 +224,9 @@ def calibrate(runs: dict[str, list[list[dict]]], target: float) -> dict:
     cal["ph"] = _best(runs, PH_GRID, "ph", target)
     cal["ph_err"] = _best(runs, PH_GRID, "ph_err", target)
     cal["rate"] = _best(runs, RATE_GRID, "rate", target)
+    f1_grid = [(k, z) for k in SPAN_GRID for z in SIGMA_GRID]
+    cal["f1"] = _best(runs, f1_grid, "f1", target)
+    cal["est_f1"] = _best(runs, f1_grid, "est_f1", target)
     return cal
 
 
@@ -176,7 +238,8 @@ def verdicts(row: dict, cal: dict) -> dict[str, bool]:
     out = {"dataset_share_0.5": ok and len(drifted) / columns >= 0.5, "dataset_any": ok and bool(drifted),
            "prediction": ok and row["prediction"] >= cal["prediction"],
            "probability_ph": row["ph"][cal["ph"]], "rate": row["rate"][cal["rate"]],
-           "error_ph": row["ph_err"][cal["ph_err"]]}
+           "error_ph": row["ph_err"][cal["ph_err"]],
+           "f1_drop": row["f1"][cal["f1"]], "estimated_f1_drop": row["est_f1"][cal["est_f1"]]}
     out["label_free_any"] = out["dataset_any"] or out["prediction"] or out["probability_ph"] or out["rate"]
     return out
 
@@ -199,6 +262,22 @@ def table(runs: dict[str, list[list[dict]]], cal: dict) -> None:
             rate = np.mean(fa + ([fired for run in seed_runs for r in run if r["window"] >= 0
                                   for fired in [verdicts(r, cal)[detector]]] if name == "none" else []))
             print(f"{name:24} {detector:18} {p50:>9} {worst:>4} {missed:>7} {rate:>9.1%}")
+
+
+def f1_sigmas(runs: dict[str, list[list[dict]]]) -> None:
+    """The f1_drop rules per (span, sigmas): false alarms per shift-free window, misses, delay."""
+    quiet = _quiet(runs)
+    print(f"\nf1_drop (alerts.f1_drop {F1_DROP}) by span (windows) and alerts.f1_drop_sigmas, over every "
+          "shifted scenario: false alarms per shift-free window, missed shifts, median delay")
+    for k in SPAN_GRID:
+        for z in SIGMA_GRID:
+            cells = []
+            for key in ("f1", "est_f1"):
+                hits = _first_hits(runs, lambda r: r[key][(k, z)])
+                found = [h for h in hits if h is not None]
+                delay = f"{np.median(found):4.0f}" if found else "   -"
+                cells.append(f"{np.mean([r[key][(k, z)] for r in quiet]):6.1%} {len(hits) - len(found):>3}/{len(hits)} {delay}")
+            print(f"  span {k:>2} sigmas {z:3.1f}: realised {cells[0]}   estimated {cells[1]}")
 
 
 def main() -> None:
@@ -227,7 +306,9 @@ def main() -> None:
           {k: round(v, 4) if isinstance(v, float) else v for k, v in cal.items()})
     print(f"reported on seeds {report[0]}-{report[-1]}; window {WINDOW_S} s, shift at window 0, "
           f"{BEFORE} windows before, {AFTER} after; delay in windows from the start")
-    table({name: [runs[name][s] for s in report] for name in SCENARIOS}, cal)
+    reported = {name: [runs[name][s] for s in report] for name in SCENARIOS}
+    table(reported, cal)
+    f1_sigmas(reported)
     print(f"total {time.perf_counter() - began:.0f} s")
 
 
