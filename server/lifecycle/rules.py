@@ -3,7 +3,8 @@
 Under ``versioning.promotion.mode: auto`` the server promotes a shadow whose paired comparison
 over at least ``versioning.promotion.min_labels`` labelled rows is a significant win. After any
 promotion from shadow the previous champion shadows the new one; if, within
-``versioning.promotion.watch_windows`` labelled windows, the new champion's realised F1 falls
+``versioning.promotion.watch_windows`` labelled windows (counted from the one in which the
+paired rows reach ``min_labels``), the new champion's realised F1 falls
 below the old one's by more than the margin on the same rows, the server rolls back. Every
 move is a ``model_events`` row with actor, reason and the comparison as evidence.
 """
@@ -19,6 +20,22 @@ from server.lifecycle.shadow import Shadows
 from server.store import repo
 
 log = logging.getLogger(__name__)
+
+
+def _watched_windows(comparison: dict[str, Any], min_labels: int) -> int:
+    """Windows of the watch since the paired rows first reached ``min_labels`` (that one counts).
+
+    The watch starts when there is evidence: on hourly windows of ~120 labels a watch of three
+    windows from the promotion itself ended before any verdict was allowed, so no promotion
+    could ever be rolled back.
+    """
+    windows = sorted(comparison["windows"], key=lambda w: w["start"])
+    total = 0
+    for index, window in enumerate(windows):
+        total += window["labelled"]
+        if total >= min_labels:
+            return len(windows) - index
+    return 0
 
 
 class ChallengerRules:
@@ -87,7 +104,7 @@ class ChallengerRules:
         policy = self._config.versioning.promotion
         comparison = await challenge.compare(self._sessions, self._config, previous,
                                              served_by=event.version_tag)
-        if len(comparison["windows"]) > policy.watch_windows or comparison["evidence"] is None:
+        if comparison["evidence"] is None or _watched_windows(comparison, policy.min_labels) > policy.watch_windows:
             return None
         old_f1 = comparison["evidence"]["candidate"]["f1_score"]
         new_f1 = comparison["evidence"]["champion"]["f1_score"]

@@ -48,3 +48,30 @@ def test_evidence_against_another_champion_or_not_comparable_holds():
     broken = decide("auto", METRICS, 0.01, {"champion_version": "20260101_000000", "comparable": False,
                                             "error": "ValueError: columns"}, "20260101_000000")
     assert broken.outcome == "held" and "ValueError" in broken.reason
+
+
+def _paired(cand_f1: float, champ_f1: float, a_only: int, b_only: int, p: float) -> dict:
+    return {"candidate": {"f1_score": cand_f1, "pr_auc": 0.5}, "champion": {"f1_score": champ_f1, "pr_auc": 0.5},
+            "mcnemar": {"p_value": p, "a_only": a_only, "b_only": b_only},
+            "delong": {"p_value": 0.4, "delta": 0.001}}
+
+
+def test_a_shadow_that_wins_mcnemar_with_a_lower_f1_is_not_better():
+    """McNemar rewards accuracy: a significant win that lowers F1 (bench/loop.py's case) is no win."""
+    from server.lifecycle.challenge import verdict
+
+    metrics = ("f1_score", "pr_auc")
+    assert verdict(_paired(0.417, 0.421, 18, 6, 0.0227), metrics, 0.01) == "no_significant_difference"
+    assert verdict(_paired(0.425, 0.421, 18, 6, 0.0227), metrics, 0.01) == "challenger_better"
+    assert verdict(_paired(0.425, 0.421, 6, 18, 0.0227), metrics, 0.01) == "champion_better"
+
+
+def test_the_rollback_watch_counts_windows_from_the_first_verdict():
+    """Hourly windows of ~120 labels: the watch may not end before min_labels paired rows exist."""
+    from server.lifecycle.rules import _watched_windows
+
+    windows = [{"start": 3600 * k, "labelled": 120} for k in range(10)]
+    assert _watched_windows({"windows": windows[:8]}, 1000) == 0  # 960 labels: no verdict yet
+    assert _watched_windows({"windows": windows[:9]}, 1000) == 1  # the ninth window reaches 1,080
+    assert _watched_windows({"windows": list(reversed(windows))}, 1000) == 2  # order of the API: newest first
+    assert _watched_windows({"windows": windows}, 100) == 10
