@@ -37,7 +37,8 @@ def _knobs(text: str) -> dict:
     return {name: float(value)}
 
 
-async def replay(workdir: Path, knobs: dict, rows: int, window_s: int, update: str = "retrain") -> None:
+async def replay(workdir: Path, knobs: dict, rows: int, window_s: int, update: str = "retrain",
+                 mix_ratio: float = 0.0) -> None:
     from sklearn.metrics import f1_score
 
     from server import keys
@@ -52,7 +53,7 @@ async def replay(workdir: Path, knobs: dict, rows: int, window_s: int, update: s
     records = frame.drop(columns=["congestion", "p_true", "hour"], errors="ignore").to_dict("records")
     app = _app(workdir, CONGESTION_MONITORING__WINDOW_S=str(window_s), CONGESTION_MONITORING__FLUSH_INTERVAL_S="0.2",
                CONGESTION_API__MAX_BATCH="1000", CONGESTION_VERSIONING__FOLLOW_INTERVAL_S="0",
-               CONGESTION_MODEL__UPDATE=update,
+               CONGESTION_MODEL__UPDATE=update, CONGESTION_RETRAIN__MIX_RATIO=str(mix_ratio),
                CONGESTION_VERSIONING__PROMOTION__MIN_LABELS="1000", CONGESTION_RETRAIN__DEBOUNCE_S="0",
                CONGESTION_RETRAIN__MIN_NEW_LABELS="2000", CONGESTION_RETRAIN__LOOKBACK_S=str(7 * 86_400),
                CONGESTION_RETRAIN__ON_ALERTS="[dataset_drift, feature_drift, prediction_drift, f1_drop, "
@@ -101,7 +102,7 @@ async def replay(workdir: Path, knobs: dict, rows: int, window_s: int, update: s
     conn.close()
     shift_window = shift_ts // window_s
     print(f"\nscenario {knobs} from window {shift_window} ({rows:,} flows, {window_s} s windows, "
-          f"model.update={update})")
+          f"model.update={update}, retrain.mix_ratio={mix_ratio})")
     print(f"{'window':>8} {'version':>16} {'rows':>6} {'F1':>6}  phase")
     for (window_start, version), (y, d) in sorted(by_window.items()):
         w = window_start // window_s
@@ -170,13 +171,15 @@ async def main() -> None:
     parser.add_argument("--scenario", default="new_subnets=5")
     parser.add_argument("--update", choices=["retrain", "continue"], default="retrain",
                         help="model.update of the triggered retrains: full retrain or incremental")
+    parser.add_argument("--mix-ratio", type=float, default=0.0,
+                        help="retrain.mix_ratio: generated rows mixed into each retrain per labelled row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="congestion-loop-") as tmp:
         workdir = Path(tmp)
         # At the replay's traffic density: per-source flow counts of a denser stream are a shift
         # the model would see from the first window (bench/monitoring.py does the same).
         ensure_model(workdir, CONGESTION_DATA__ROWS=str(args.rows))
-        await replay(workdir, _knobs(args.scenario), args.rows, args.window_s, args.update)
+        await replay(workdir, _knobs(args.scenario), args.rows, args.window_s, args.update, args.mix_ratio)
 
 
 if __name__ == "__main__":
