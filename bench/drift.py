@@ -73,11 +73,17 @@ def stream(pipeline, profile: dict, rows: int, seed: int, scenario: dict) -> lis
     ph = {(t, a): PageHinkley(delta=0.005, threshold=t, alpha=a) for t, a in PH_GRID}
     ph_err = {(t, a): PageHinkley(delta=0.005, threshold=t, alpha=a) for t, a in PH_GRID}
     settings = DriftSettings(min_window_rows=100)
-    spans = f1_spans(pipeline, profile, frame, starts, first, last)
+    probabilities = {}  # per window, scored once: the detectors and the F1 spans (a day of history) share them
+    for w in range(first - max(SPAN_GRID) * WINDOW_S, last, WINDOW_S):
+        part = frame[starts == w]
+        if len(part):
+            features = part[[c for c in part.columns if c not in ("congestion", "p_true")]]
+            probabilities[w] = pipeline.predict_proba(features)[:, 1]
+    spans = f1_spans(probabilities, profile, frame, starts, first, last)
     out, pending_errors = [], None
     for w in range(first, last, WINDOW_S):
         part = frame[starts == w]
-        proba = pipeline.predict_proba(part[[c for c in part.columns if c not in ("congestion", "p_true")]])[:, 1]
+        proba = probabilities[w]
         # One DriftWindows per window: close_all() ends a replay (later flows count as late), so a
         # shared one scored only the first window of each run and reported every later one empty.
         windows = DriftWindows(WINDOW_S, numeric, CATEGORICAL, reservoir=1000)
@@ -103,7 +109,8 @@ def stream(pipeline, profile: dict, rows: int, seed: int, scenario: dict) -> lis
     return out
 
 
-def f1_spans(pipeline, profile: dict, frame: pd.DataFrame, starts: np.ndarray, first: int, last: int) -> dict:
+def f1_spans(probabilities: dict[int, np.ndarray], profile: dict, frame: pd.DataFrame, starts: np.ndarray,
+             first: int, last: int) -> dict:
     """Per scored window: the f1_drop / estimated_f1_drop verdicts per (span in windows, sigmas).
 
     As the server's rules: the realised F1 of the span's windows before this one (labels come a
@@ -114,14 +121,11 @@ def f1_spans(pipeline, profile: dict, frame: pd.DataFrame, starts: np.ndarray, f
     from server.ml.calibration import apply_calibration
     from server.monitoring.accumulators import LabelsPart, PredictionBatch, PredictionsPart
     from server.monitoring.alerts import f1_drops
-    from server.monitoring.windows import summarise
+    from server.monitoring.windows import summarise_span
 
     parts: dict[int, dict] = {}
-    for w in range(first - max(SPAN_GRID) * WINDOW_S, last, WINDOW_S):
+    for w, proba in probabilities.items():
         part = frame[starts == w]
-        if not len(part):
-            continue
-        proba = pipeline.predict_proba(part[[c for c in part.columns if c not in ("congestion", "p_true")]])[:, 1]
         decisions = (proba >= 0.5).astype(int)
         predictions, labels = PredictionsPart(), LabelsPart()
         predictions.add(PredictionBatch(probability=proba, prediction=decisions,
@@ -132,23 +136,16 @@ def f1_spans(pipeline, profile: dict, frame: pd.DataFrame, starts: np.ndarray, f
         labels.labelled = len(y)
         parts[w] = {"predictions": predictions, "labels": labels}
 
-    def merged(windows: list[int]) -> dict:
-        total: dict = {}
-        for w in windows:
-            for name, part in parts.get(w, {}).items():
-                if name in total:
-                    total[name].merge(part)
-                else:
-                    total[name] = type(part).from_state(part.state())
-        return summarise(windows[0], "v", total, WINDOW_S * len(windows)) if total else {}
+    def merged(since: int, until: int) -> dict:
+        return summarise_span(parts, since, until, "v", WINDOW_S) or {}
 
     baseline = (profile.get("baseline") or {}).get("f1")
     out = {}
     for w in range(first, last, WINDOW_S):
         real, est = {}, {}
         for k in SPAN_GRID:
-            perf = {"realised": merged([w - i * WINDOW_S for i in range(k, 0, -1)]).get("realised"),
-                    "estimated": merged([w - i * WINDOW_S for i in range(k - 1, -1, -1)]).get("estimated")}
+            perf = {"realised": merged(w - k * WINDOW_S, w - WINDOW_S).get("realised"),
+                    "estimated": merged(w - (k - 1) * WINDOW_S, w).get("estimated")}
             for z in SIGMA_GRID:
                 verdict = f1_drops(perf, baseline, F1_DROP, z)
                 real[(k, z)], est[(k, z)] = verdict["f1_drop"][0], verdict["estimated_f1_drop"][0]

@@ -14,14 +14,6 @@ from server.store import repo_shadow
 SIGNIFICANCE = 0.05
 
 
-def _lower_on_primary(evidence: dict[str, Any], metrics: tuple[str, ...]) -> bool:
-    """The challenger scores lower on the first configured metric (F1 by default) on these rows."""
-    if not metrics:
-        return False
-    cand, champ = evidence["candidate"].get(metrics[0]), evidence["champion"].get(metrics[0])
-    return cand is not None and champ is not None and cand < champ
-
-
 def verdict(evidence: dict[str, Any], metrics: tuple[str, ...], margin: float,
             alpha: float = SIGNIFICANCE) -> str:
     """``challenger_better`` only on a significant paired win that loses no metric by the margin
@@ -38,7 +30,7 @@ def verdict(evidence: dict[str, Any], metrics: tuple[str, ...], margin: float,
     loses_decisions = mcnemar["p_value"] < alpha and mcnemar["a_only"] < mcnemar["b_only"]
     loses_ranking = delong["p_value"] is not None and delong["p_value"] < alpha and delong["delta"] < 0
     if (wins_decisions or wins_ranking) and not _worse(evidence, metrics, margin) \
-            and not _lower_on_primary(evidence, metrics):
+            and not _worse(evidence, metrics[:1], 0.0):
         return "challenger_better"
     if loses_decisions or loses_ranking:
         return "champion_better"

@@ -24,6 +24,7 @@ from server.monitoring.detectors import SeasonalRate
 from server.monitoring.drift import DriftSettings, top_features, window_report
 from server.monitoring.drift_windows import ClosedWindow, DriftWindows, record_columns
 from server.monitoring.webhooks import WebhookDispatcher
+from server.monitoring.windows import summarise_span
 from server.store import repo, repo_alerts
 from server.store.errors import StoreError
 
@@ -70,12 +71,20 @@ def window_performance(monitoring, window_s: int, span_s: float) -> Performance:
     span = max(1, math.ceil(span_s / window_s))
 
     async def performance(version: str, start: int) -> dict | None:
-        estimated = await monitoring.span(version, start - (span - 1) * window_s, start) or {}
-        realised = await monitoring.span(version, start - span * window_s, start - window_s) or {}
-        previous = await monitoring.windows_for({(start - window_s, version)})
-        return {"estimated": estimated.get("estimated"), "realised": realised.get("realised"),
-                "label_coverage": previous[0].get("label_coverage") if previous else None,
-                "span_windows": span}
+        first = start - span * window_s
+        earliest, parts = await monitoring.trailing_parts(version, first, start)
+
+        def judged(since: int, until: int) -> dict:
+            # A span cut short by the version's start covers part of the daily cycle (say, its
+            # quiet night hours) and reads as a drop: judged only once the version served it all.
+            if earliest is None or earliest > since:
+                return {}
+            return summarise_span(parts, since, until, version, window_s) or {}
+
+        previous = summarise_span(parts, start - window_s, start - window_s, version, window_s) or {}
+        return {"estimated": judged(first + window_s, start).get("estimated"),
+                "realised": judged(first, start - window_s).get("realised"),
+                "label_coverage": previous.get("label_coverage"), "span_windows": span}
     return performance
 
 

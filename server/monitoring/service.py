@@ -99,27 +99,12 @@ class MonitoringService:
         ordered = sorted(merged, key=lambda key: (key[0], key[1]), reverse=True)
         return [summarise(start, v, merged[(start, v)], self.window_s) for start, v in ordered]
 
-    async def span(self, version: str, first: int, last: int) -> dict[str, Any] | None:
-        """One summary of a version's windows starting in [first, last], their counts summed.
-
-        None unless the version served from ``first`` on: a span cut short by the version's
-        start covers part of the daily cycle (say, its quiet night hours) and reads as a drop.
-        """
+    async def trailing_parts(self, version: str, first: int, last: int) -> tuple[int | None, dict[int, dict[str, Any]]]:
+        """The version's first served window, and the counting parts of its windows in [first, last]."""
         async with self.engine.connect() as conn:
             earliest = await store.first_window(conn, version)
-            if earliest is None or earliest > first:
-                return None
             states = await store.span_states(conn, version, first, last, SPAN_PARTS)
-        total: dict[str, Any] = {}
-        for (_, _), parts in sorted(merged_parts(states).items()):
-            for name, part in parts.items():
-                if name in total:
-                    total[name].merge(part)
-                else:
-                    total[name] = part
-        if not total:
-            return None
-        return summarise(first, version, total, last + self.window_s - first)
+        return earliest, {start: parts for (start, _), parts in merged_parts(states).items()}
 
     async def windows_for(self, keys: set[tuple[int, str]]) -> list[dict[str, Any]]:
         """Summaries of the given (window_start, version) pairs."""

@@ -81,6 +81,22 @@ def f1_sigma(tp: float, fp: float, fn: float) -> float:
     return 2.0 * (tp * (fp + fn) * (tp + fp + fn)) ** 0.5 / denominator**2
 
 
+def summarise_span(parts_by_start: dict[int, dict[str, Any]], first: int, last: int, version: str,
+                   window_s: int) -> dict[str, Any] | None:
+    """One summary of the windows starting in [first, last], their parts summed (None if empty).
+
+    The given parts are left as they are: spans that overlap can be cut from the same dict.
+    """
+    total: dict[str, Any] = {}
+    for start in range(first, last + 1, window_s):
+        for name, part in parts_by_start.get(start, {}).items():
+            if name in total:
+                total[name].merge(part)
+            else:
+                total[name] = type(part).from_state(part.state())
+    return summarise(first, version, total, last + window_s - first) if total else None
+
+
 def summarise(start: int, version: str, parts: dict[str, Any], window_s: int) -> dict[str, Any]:
     """One window as the API and the `monitoring_window` event show it."""
     from server.monitoring.estimate import estimate

@@ -137,5 +137,11 @@ async def test_the_f1_rules_read_a_span_of_windows_with_counts_summed(aiohttp_cl
     assert performance["label_coverage"] == pytest.approx(previous.label.notna().mean())
     # A span reaching back before the version's first window is not judged: it would compare
     # part of a daily cycle with whole days.
-    assert await client.app[keys.MONITORING].span(version, closing - 4 * 3600, closing) is None
-    assert await client.app[keys.MONITORING].span(version, closing - 3 * 3600, closing) is not None
+    from server.monitoring.drift_service import window_performance
+
+    monitoring = client.app[keys.MONITORING]
+    too_long = await window_performance(monitoring, 3600, 4 * 3600)(version, closing)
+    assert too_long["realised"] is None and too_long["estimated"] is not None  # 4 before; 4 up to it
+    assert too_long["label_coverage"] == performance["label_coverage"]
+    longest = await window_performance(monitoring, 3600, 3 * 3600)(version, closing)
+    assert longest["realised"] is not None
